@@ -1,0 +1,87 @@
+import type { Ledger, LeakRecord, Scope } from './ledger.js'
+import type { ResolvedOptions } from './options.js'
+import type { JudgeContext, Status } from './probes/probe.js'
+import type { RealTimers } from './runtime.js'
+
+export interface Leak {
+  record: LeakRecord
+  /** Parts reported inside this leak (the connections of a leaked server), closed with it. */
+  folded: LeakRecord[]
+}
+
+// Loop turns given to resources that are already closing before any timed wait: a destroyed socket's peer sees
+// its EOF in one or two turns on loopback.
+const SETTLE_TURNS = 3
+const SETTLE_POLL_MS = 5
+
+interface Judged {
+  record: LeakRecord
+  status: Status
+}
+
+/**
+ * What the scope still holds open once everything closing has had its chance. Costs a loop over the scope's
+ * records and nothing else when all of them are closed: no turn is awaited, no timer is set.
+ */
+export async function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedOptions, timers: RealTimers): Promise<Leak[]> {
+  const ctx: JudgeContext = { scope, ledger }
+  const pooled: LeakRecord[] = []
+  let alive = judge([...scope.records, ...ledger.pooled], ctx, pooled)
+  scope.records.clear()
+  if (alive.length > 0) {
+    for (let turn = 0; turn < SETTLE_TURNS && alive.length > 0; turn++) {
+      await new Promise<void>((resolve) => timers.setImmediate(resolve))
+      alive = judge(alive.map((j) => j.record), ctx, pooled)
+    }
+    const deadline = Date.now() + options.settleTimeout
+    while (alive.some((j) => j.status === 'closing') && Date.now() < deadline) {
+      const wait = Math.min(SETTLE_POLL_MS, deadline - Date.now())
+      await new Promise<void>((resolve) => timers.setTimeout(resolve, wait))
+      alive = judge(alive.map((j) => j.record), ctx, pooled)
+    }
+  }
+  // idle sockets parked in a shared pool go back to it; a later test that makes one busy and leaves it so is blamed
+  for (const record of pooled) ledger.pool(record)
+  const leaked = alive.map((j) => j.record)
+  for (const record of leaked) ledger.forget(record)
+  return fold(leaked, ctx)
+}
+
+function judge(records: LeakRecord[], ctx: JudgeContext, pooled: LeakRecord[]): Judged[] {
+  const alive: Judged[] = []
+  for (const record of records) {
+    const { status } = record.probe.state(record.resource, ctx)
+    if (status === 'closed' || status === 'excused') ctx.ledger.forget(record)
+    else if (status === 'pooled') pooled.push(record)
+    else alive.push({ record, status })
+  }
+  return alive
+}
+
+/** One error per leftover: a connection whose server (or in-process client) also leaked is reported inside it. */
+function fold(leaked: LeakRecord[], ctx: JudgeContext): Leak[] {
+  const byResource = new Map<object, Leak>()
+  for (const record of leaked) byResource.set(record.resource, { record, folded: [] })
+  for (const record of leaked) {
+    const parts = record.probe.partOf?.(record.resource, ctx) ?? []
+    const host = parts.map((part) => byResource.get(part)).find((leak) => leak && leak.record !== record)
+    if (host && !byResource.get(record.resource)!.folded.length) {
+      host.folded.push(record)
+      byResource.delete(record.resource)
+    }
+  }
+  return [...byResource.values()]
+}
+
+/** Best-effort: closes what leaked so one leaky test does not break or slow the next. */
+export function closeLeaks(leaks: Leak[]): void {
+  for (const leak of leaks) {
+    for (const record of [leak.record, ...leak.folded]) {
+      try {
+        record.probe.close(record.resource)
+      } catch {
+        // a probe's close must not throw; if it does, the next check reports what is left
+      }
+    }
+  }
+}

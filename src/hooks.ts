@@ -1,0 +1,192 @@
+import * as vitest from 'vitest'
+import { createScope, type Scope } from './ledger.js'
+import { checkScope, reportInternalError, type Runtime } from './runtime.js'
+import type { LeakError } from './report/leak-error.js'
+
+// The runner's task objects, as much of them as the plugin reads (the type names differ between Vitest 3, 4 and 5).
+interface TaskLike {
+  id: string
+  name: string
+  type: 'test' | 'suite'
+  mode: string
+  suite?: TaskLike
+  tasks?: TaskLike[]
+  filepath?: string
+}
+
+interface HookContext {
+  task: TaskLike
+  onTestFinished?: (fn: () => unknown) => void
+}
+
+type SuiteHooks = Record<'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach', Function[]>
+
+/** The two runner functions the plugin needs, from wherever this Vitest version exports them. */
+export interface RunnerApi {
+  getCurrentSuite: () => unknown
+  getHooks: (suite: never) => unknown
+}
+
+/** Vitest 4.1+ has them as static methods of `TestRunner` (and deprecates `vitest/suite`); 3.2 and 4.0 only there. */
+export async function loadRunnerApi(): Promise<RunnerApi> {
+  const runner = (vitest as { TestRunner?: { getCurrentSuite?: () => unknown; getSuiteHooks?: (suite: never) => unknown } })
+    .TestRunner
+  if (typeof runner?.getCurrentSuite === 'function' && typeof runner.getSuiteHooks === 'function') {
+    return { getCurrentSuite: runner.getCurrentSuite.bind(runner), getHooks: runner.getSuiteHooks.bind(runner) }
+  }
+  const suite = (await import('vitest/suite')) as unknown as RunnerApi
+  return { getCurrentSuite: suite.getCurrentSuite, getHooks: suite.getHooks }
+}
+
+/** Vitest >= 4.1: the "after" half of the outermost aroundEach runs after every cleanup of the test. */
+const hasAroundEach = typeof (vitest as Record<string, unknown>).aroundEach === 'function'
+
+/**
+ * Wires the ownership scopes into Vitest for one test file. Hooks are added straight to the runner's hook lists
+ * (`collector.on`, `getHooks`) rather than through `beforeAll()`/`aroundEach()`: those parse the callback's
+ * parameters for fixtures, and a setup-file hook that does not destructure its context breaks `test.extend` users.
+ */
+export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks }: RunnerApi): void {
+  const { ledger } = runtime
+  const fileScope = createScope('file', currentFilePath() ?? 'file', undefined, 'collect')
+  const progress = new WeakMap<Scope, { remaining: Set<string> }>()
+  ledger.current = fileScope
+  const collector = getCurrentSuite() as unknown as { on: (name: string, ...fns: Function[]) => void }
+  const order = hookOrder()
+
+  const startChild = (parent: Scope) => {
+    if (parent.phase === 'beforeAll' || parent.phase === 'collect') parent.phase = 'tests'
+  }
+  const endChild = (parent: Scope | undefined, child: TaskLike) => {
+    const state = parent && progress.get(parent)
+    if (!state) return
+    state.remaining.delete(child.id)
+    if (state.remaining.size === 0) parent.phase = 'afterAll'
+  }
+  const openSuiteScope = (suite: TaskLike, kind: 'suite' | 'file'): Scope => {
+    const scope = kind === 'file' ? fileScope : createScope('suite', suiteName(suite), ledger.current, 'beforeAll')
+    if (kind === 'file') scope.phase = 'beforeAll'
+    else startChild(ledger.current)
+    progress.set(scope, { remaining: new Set(runnableChildren(suite)) })
+    ledger.current = scope
+    return scope
+  }
+  const closeSuiteScope = async (suite: TaskLike, scope: Scope) => {
+    const parent = scope.parent
+    const errors = await checkScope(runtime, scope)
+    if (parent) ledger.current = parent
+    endChild(parent, suite)
+    if (errors.length > 0) throw throwable(errors)
+  }
+
+  /**
+   * A suite's check must run after its afterAll hooks and after the cleanups its beforeAll hooks returned. Those
+   * cleanups run after afterAll, in reverse order under `sequence.hooks: 'stack'` (the default): the cleanup of the
+   * first beforeAll runs last. Under 'list' they run in order, so the check is a cleanup of a beforeAll added last.
+   */
+  const instrument = (suite: TaskLike, kind: 'suite' | 'file', hooks: SuiteHooks) => {
+    let scope: Scope | undefined
+    const close = () => (scope ? closeSuiteScope(suite, scope) : undefined)
+    const open = () => {
+      scope = openSuiteScope(suite, kind)
+      if (kind === 'file') instrumentChildren(suite)
+      if (order === 'list') hooks.beforeAll.push(() => close)
+      return order === 'list' ? undefined : close
+    }
+    return open
+  }
+  const instrumentChildren = (suite: TaskLike) => {
+    for (const child of suite.tasks ?? []) {
+      if (child.type !== 'suite') continue
+      const hooks = getHooks(child as never) as unknown as SuiteHooks | undefined
+      if (hooks) hooks.beforeAll.unshift(instrument(child, 'suite', hooks))
+      instrumentChildren(child)
+    }
+  }
+
+  collector.on('beforeAll', (file: TaskLike) => {
+    const hooks = getHooks(file as never) as unknown as SuiteHooks
+    return instrument(file, 'file', hooks)()
+  })
+
+  const openTestScope = (task: TaskLike): Scope => {
+    const parent = ledger.current
+    startChild(parent)
+    const scope = createScope('test', testName(task), parent, 'test')
+    ledger.current = scope
+    return scope
+  }
+  const closeTestScope = async (task: TaskLike, scope: Scope): Promise<LeakError[]> => {
+    const errors = await checkScope(runtime, scope)
+    endChild(scope.parent, task)
+    return errors
+  }
+
+  if (hasAroundEach) {
+    collector.on('aroundEach', async (runTest: () => Promise<void>, context: HookContext) => {
+      const scope = openTestScope(context.task)
+      let failure: unknown
+      let failed = false
+      try {
+        await runTest()
+      } catch (error) {
+        failed = true
+        failure = error
+      }
+      const errors = await closeTestScope(context.task, scope)
+      if (failed) throw errors.length > 0 ? throwable([failure as Error, ...errors]) : failure
+      if (errors.length > 0) throw throwable(errors)
+    })
+  } else {
+    collector.on('beforeEach', (context: HookContext) => {
+      const scope = openTestScope(context.task)
+      if (typeof context.onTestFinished !== 'function') {
+        reportInternalError(runtime, new Error('context.onTestFinished is missing: this Vitest version is not supported'))
+        return
+      }
+      // registered before any user callback, so it runs after all of them (onTestFinished runs in reverse order)
+      context.onTestFinished(async () => {
+        const errors = await closeTestScope(context.task, scope)
+        if (errors.length > 0) throw throwable(errors)
+      })
+    })
+  }
+}
+
+/** Several errors for one task: 4.1+ unwraps an AggregateError into separate errors; 3.2 and 4.0 take an array. */
+function throwable(errors: Error[]): unknown {
+  if (errors.length === 1) return errors[0]
+  return hasAroundEach ? new AggregateError(errors, `${errors.length} leaks`) : errors
+}
+
+function runnableChildren(suite: TaskLike): string[] {
+  return (suite.tasks ?? []).filter((t) => t.mode === 'run' || t.mode === 'queued').map((t) => t.id)
+}
+
+function suiteName(suite: TaskLike): string {
+  const names: string[] = []
+  for (let s: TaskLike | undefined = suite; s && !s.filepath; s = s.suite) names.unshift(s.name)
+  return names.join(' > ')
+}
+
+function testName(task: TaskLike): string {
+  return task.suite && !task.suite.filepath ? `${suiteName(task.suite)} > ${task.name}` : task.name
+}
+
+interface WorkerState {
+  filepath?: string
+  config?: { sequence?: { hooks?: string } }
+}
+
+function workerState(): WorkerState | undefined {
+  return (globalThis as { __vitest_worker__?: WorkerState }).__vitest_worker__
+}
+
+function hookOrder(): 'stack' | 'list' | 'parallel' {
+  const order = workerState()?.config?.sequence?.hooks
+  return order === 'list' || order === 'parallel' ? order : 'stack'
+}
+
+function currentFilePath(): string | undefined {
+  return workerState()?.filepath
+}

@@ -1,0 +1,100 @@
+import type { Probe } from './probes/probe.js'
+import { captureCallSites, type CallSites } from './stack.js'
+
+/** Who owns a resource: the innermost test, suite or file that was running when it was created. */
+export interface Scope {
+  kind: 'test' | 'suite' | 'file'
+  /** The test or suite name as Vitest shows it, e.g. `api > GET /users`. */
+  name: string
+  parent: Scope | undefined
+  /** What was running in this scope when a resource was created, for suite and file messages. */
+  phase: ScopePhase
+  records: Set<LeakRecord>
+  /** Number of records after which closed ones are dropped, so a test creating many short-lived timers stays small. */
+  pruneAt: number
+}
+
+export type ScopePhase = 'collect' | 'beforeAll' | 'tests' | 'afterAll' | 'test'
+
+export interface LeakRecord<R extends object = object> {
+  resource: R
+  probe: Probe<R>
+  owner: Scope
+  /** The scope's phase when the resource was created (a suite's beforeAll vs afterAll). */
+  phase: ScopePhase
+  sites: CallSites | undefined
+  createdAt: number
+}
+
+const PRUNE_START = 256
+
+export function createScope(kind: Scope['kind'], name: string, parent: Scope | undefined, phase: ScopePhase): Scope {
+  return { kind, name, parent, phase, records: new Set(), pruneAt: PRUNE_START }
+}
+
+/**
+ * The live resources the probes noticed, each with its owner. Lookups by resource are by identity (a WeakMap), so
+ * nothing is counted twice and a neighbour is never blamed for another scope's resource.
+ */
+export class Ledger {
+  current: Scope
+  /** Resources alive but not their owner's to close (idle sockets in a shared keep-alive pool), re-judged by every check. */
+  readonly pooled = new Set<LeakRecord>()
+  readonly #byResource = new WeakMap<object, LeakRecord>()
+
+  constructor(root: Scope) {
+    this.current = root
+  }
+
+  /**
+   * Called by a probe when it notices a resource being created. `skip` is the probe's own function that was called
+   * by the user's code (or Node's), so the recorded stack starts at the caller.
+   */
+  track<R extends object>(resource: R, probe: Probe<R>, skip: Function, owner?: Scope): LeakRecord<R> {
+    const existing = this.#byResource.get(resource) as LeakRecord<R> | undefined
+    if (existing && (existing.owner.records.has(existing) || this.pooled.has(existing))) return existing
+    const scope = owner ?? this.current
+    const record: LeakRecord<R> = {
+      resource,
+      probe,
+      owner: scope,
+      phase: scope.phase,
+      sites: captureCallSites(skip),
+      createdAt: Date.now(),
+    }
+    this.#byResource.set(resource, record)
+    scope.records.add(record as LeakRecord)
+    if (scope.records.size >= scope.pruneAt) prune(scope)
+    return record
+  }
+
+  /** Hands a resource to a new owner (a server that listens again in a later test). */
+  retrack<R extends object>(resource: R, probe: Probe<R>, skip: Function): LeakRecord<R> {
+    const existing = this.#byResource.get(resource)
+    if (existing) this.forget(existing)
+    this.#byResource.delete(resource)
+    return this.track(resource, probe, skip)
+  }
+
+  recordOf<R extends object>(resource: R): LeakRecord<R> | undefined {
+    return this.#byResource.get(resource) as LeakRecord<R> | undefined
+  }
+
+  forget(record: LeakRecord): void {
+    record.owner.records.delete(record)
+    this.pooled.delete(record)
+  }
+
+  pool(record: LeakRecord): void {
+    record.owner.records.delete(record)
+    this.pooled.add(record)
+  }
+}
+
+function prune(scope: Scope): void {
+  for (const record of scope.records) {
+    const { status } = record.probe.state(record.resource, undefined)
+    if (status === 'closed' || status === 'excused') scope.records.delete(record)
+  }
+  scope.pruneAt = Math.max(PRUNE_START, scope.records.size * 2)
+}

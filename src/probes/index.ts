@@ -1,0 +1,20 @@
+import type { LeakKind } from '../options.js'
+import type { Probe } from './probe.js'
+import { processesProbe } from './processes.js'
+import { serversProbe } from './servers.js'
+import { socketsProbe } from './sockets.js'
+import { timersProbe } from './timers.js'
+import { udpProbe } from './udp.js'
+import { watchersProbe } from './watchers.js'
+import { workersProbe } from './workers.js'
+
+/** Every family of resource, one probe each. A new kind of leak is one file and one line here. */
+export const PROBES: Record<LeakKind, Probe> = {
+  servers: serversProbe,
+  sockets: socketsProbe,
+  udp: udpProbe,
+  timers: timersProbe,
+  processes: processesProbe,
+  workers: workersProbe,
+  watchers: watchersProbe,
+}

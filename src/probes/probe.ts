@@ -1,0 +1,53 @@
+import type { Ledger, Scope } from '../ledger.js'
+import type { LeakKind } from '../options.js'
+
+/**
+ * - closed: gone, nothing to report.
+ * - excused: alive, but holds nothing open (an unref'd timer): never reported, no longer tracked.
+ * - pooled: alive, but not the owner's to close (an idle socket parked in a shared keep-alive pool); it stays
+ *   tracked, and a later scope that makes it busy and leaves it so is blamed.
+ * - closing: on its way out (a socket after `end()`, a killed child): worth waiting for, up to `settleTimeout`.
+ * - open: alive and the owner's; a leak unless it closes while others settle.
+ */
+export type Status = 'closed' | 'excused' | 'pooled' | 'closing' | 'open'
+
+export interface ResourceState {
+  status: Status
+}
+
+/** What a probe may look at when judging: the scope being checked, and the other live resources. */
+export interface JudgeContext {
+  scope: Scope
+  ledger: Ledger
+}
+
+export interface Description {
+  /** What it is and who it is, in plain words: `HTTP server listening on 127.0.0.1:41235`. */
+  what: string
+  /** Its state now: `listening, 2 open connections`. */
+  state: string
+  /** How to close it, as an imperative: `close it with \`server.close()\``. The report adds where. */
+  fix: string
+  /** Another way out, said after where: `or \`timer.unref()\` if it must outlive the test`. */
+  alternative?: string
+}
+
+/**
+ * One family of resource: how it is noticed (install), judged (state), described and closed. A new kind of leak is
+ * one file implementing this and one line in probes/index.ts.
+ */
+export interface Probe<R extends object = any> {
+  kind: LeakKind
+  /** Starts noticing new resources; returns a function that undoes every patch and subscription. */
+  install(ledger: Ledger): () => void
+  /** Must be cheap: it runs for every record of a finished test. `ctx` is missing when only pruning closed ones. */
+  state(resource: R, ctx: JudgeContext | undefined): ResourceState
+  describe(resource: R, ctx: JudgeContext): Description
+  /** Best-effort close after reporting; must not throw. */
+  close(resource: R): void
+  /**
+   * Resources this one is part of (an accepted connection: its server, its client socket in this process). When one
+   * of them leaks in the same check, this one is reported inside that error, not as an error of its own.
+   */
+  partOf?(resource: R, ctx: JudgeContext): object[]
+}

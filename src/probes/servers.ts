@@ -1,0 +1,75 @@
+import http from 'node:http'
+import https from 'node:https'
+import net from 'node:net'
+import tls from 'node:tls'
+import type { Ledger } from '../ledger.js'
+import { isCreatedByVitest } from '../stack.js'
+import { formatAddress, plural } from './net-describe.js'
+import type { Probe } from './probe.js'
+
+type Server = net.Server & { _connections?: number; _handle?: unknown }
+
+const PATCHED = Symbol.for('vitest-leaks.servers.original')
+
+/**
+ * Every server that listens: net, http, https, tls, http2, and what is built on them (express `app.listen`, ws's
+ * WebSocketServer, fastify), on a TCP port or a Unix socket. Noticed at `listen()` (patched once per worker), where
+ * the user's line is still on the stack; a server listening again later belongs to whoever ran that `listen()`.
+ */
+export const serversProbe: Probe<Server> = {
+  kind: 'servers',
+
+  install(ledger: Ledger) {
+    const proto = net.Server.prototype as any
+    const original = proto.listen as Function
+    if ((original as any)[PATCHED]) return () => {}
+    const listen = function listen(this: Server, ...args: unknown[]) {
+      const record = ledger.retrack(this, serversProbe, listen)
+      if (isCreatedByVitest(record.sites)) ledger.forget(record)
+      return Reflect.apply(original, this, args)
+    }
+    Object.defineProperty(listen, PATCHED, { value: original })
+    proto.listen = listen
+    return () => {
+      if (proto.listen === listen) proto.listen = original
+    }
+  },
+
+  state(server) {
+    return { status: server.listening ? 'open' : 'closed' }
+  },
+
+  describe(server) {
+    const address = formatAddress(server.address())
+    const where = address === undefined ? '' : typeof server.address() === 'string' ? ` on Unix socket ${address}` : ` listening on ${address}`
+    const connections = server._connections ?? 0
+    return {
+      what: `${serverNoun(server)}${where}`,
+      state: `still listening${connections > 0 ? `, ${plural(connections, 'open connection')}` : ''}`,
+      fix: 'close it with `server.close()`',
+      alternative:
+        server instanceof http.Server
+          ? 'and call `server.closeAllConnections()` if clients still hold connections open'
+          : 'and destroy the sockets it accepted if clients still hold them open',
+    }
+  },
+
+  close(server) {
+    try {
+      ;(server as http.Server).closeAllConnections?.()
+      server.close()
+    } catch {
+      // already closed
+    }
+  },
+}
+
+function serverNoun(server: Server): string {
+  if (server instanceof https.Server) return 'HTTPS server'
+  if (server instanceof http.Server) return 'HTTP server'
+  const name = server.constructor?.name ?? ''
+  if (/Http2Secure/i.test(name)) return 'HTTP/2 (TLS) server'
+  if (/Http2/i.test(name)) return 'HTTP/2 server'
+  if (server instanceof tls.Server) return 'TLS server'
+  return typeof server.address() === 'string' ? 'server' : 'TCP server'
+}

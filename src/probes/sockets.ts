@@ -1,0 +1,239 @@
+import http from 'node:http'
+import https from 'node:https'
+import net from 'node:net'
+import type { Ledger } from '../ledger.js'
+import { isCreatedByVitest } from '../stack.js'
+import { subscribe } from './channel.js'
+import { formatHostPort, plural } from './net-describe.js'
+import type { JudgeContext, Probe, ResourceState } from './probe.js'
+
+type Socket = net.Socket & {
+  server?: net.Server
+  _httpMessage?: (http.ClientRequest & { res?: http.IncomingMessage }) | http.ServerResponse | null
+  _handle?: { hasRef?: () => boolean } | null
+}
+
+const PATCHED = Symbol.for('vitest-leaks.sockets.original')
+
+/** Agents seen carrying requests, with the scope that first used them (an agent the test created is the test's). */
+const agents = new Map<http.Agent, JudgeContext['scope'] | undefined>()
+/** Sockets that undici (Node's fetch) opened: idle ones are unref'd and parked in its pool. */
+const undiciSockets = new WeakSet<object>()
+/** Where a client socket was asked to connect: the only place a Unix socket's path is known on the client side. */
+const targets = new WeakMap<object, { path?: string; host?: string; port?: number }>()
+/** Live tracked sockets by local address, to find the other end of a loopback connection in this process. */
+const byLocalAddress = new Map<string, Socket>()
+
+/**
+ * TCP and Unix-socket connections: client sockets (net, tls, http/https agents, fetch, ws, database drivers) noticed
+ * at `Socket.prototype.connect` where the caller is on the stack, and sockets a server accepted (through the
+ * `net.server.socket` channel), which belong to the server's owner.
+ *
+ * Ownership of pooled sockets follows the design: an idle socket parked in a shared keep-alive pool (Node's global
+ * agents, fetch's global dispatcher) is the pool's; a busy one (an unread response body) is the test's.
+ */
+export const socketsProbe: Probe<Socket> = {
+  kind: 'sockets',
+
+  install(ledger: Ledger) {
+    const proto = net.Socket.prototype as any
+    const original = proto.connect as Function
+    const undo: Array<() => void> = []
+    if (!(original as any)[PATCHED]) {
+      const connect = function connect(this: Socket, ...args: unknown[]) {
+        const record = ledger.track(this, socketsProbe, connect)
+        if (isCreatedByVitest(record.sites)) ledger.forget(record)
+        else targets.set(this, connectTarget(args))
+        return Reflect.apply(original, this, args)
+      }
+      Object.defineProperty(connect, PATCHED, { value: original })
+      proto.connect = connect
+      undo.push(() => {
+        if (proto.connect === connect) proto.connect = original
+      })
+    }
+    const onAccepted = ({ socket }: { socket: Socket }) => {
+      const serverRecord = socket.server && ledger.recordOf(socket.server)
+      // a server nobody tracked (Vitest's own, or started before the plugin) is not ours to judge
+      if (serverRecord) ledger.track(socket, socketsProbe, onAccepted, serverRecord.owner)
+    }
+    const onRequest = ({ request }: { request: http.ClientRequest & { agent?: http.Agent | false } }) => {
+      const agent = request.agent
+      if (agent && !agents.has(agent)) agents.set(agent, isGlobalAgent(agent) ? undefined : ledger.current)
+    }
+    const onUndiciConnected = ({ socket }: { socket: object }) => {
+      undiciSockets.add(socket)
+    }
+    undo.push(
+      subscribe('net.server.socket', onAccepted),
+      subscribe('http.client.request.start', onRequest),
+      subscribe('undici:client:connected', onUndiciConnected),
+    )
+    return () => {
+      for (const fn of undo) fn()
+    }
+  },
+
+  state(socket, ctx) {
+    if (socket.destroyed) return { status: 'closed' }
+    if (!ctx) return { status: 'open' }
+    const pool = poolOf(socket)
+    if (pool) {
+      return { status: pool.owner === ctx.scope ? 'open' : 'pooled' }
+    }
+    if (socket.server) {
+      const peer = peerOf(socket, ctx)
+      if (peer) {
+        const peerState: ResourceState = peer.destroyed ? { status: 'closed' } : socketsProbe.state(peer, ctx)
+        // the other end is parked in a shared pool: the pair is the pool's
+        if (peerState.status === 'pooled') return { status: 'pooled' }
+        if (peerState.status === 'closed') return { status: 'closing' }
+      }
+    }
+    if (isEnding(socket)) return { status: 'closing' }
+    return { status: 'open' }
+  },
+
+  describe(socket, ctx) {
+    const local = formatHostPort(socket.localAddress, socket.localPort)
+    const remote = formatHostPort(socket.remoteAddress, socket.remotePort)
+    const path = unixPath(socket)
+    const pool = poolOf(socket)
+    let what: string
+    if (socket.server) {
+      what = path ? `connection accepted by the server on Unix socket ${path}` : `connection accepted on ${local ?? '?'} from ${remote ?? '?'}`
+    } else if (path) {
+      what = `Unix socket connection to ${path}`
+    } else if (socket.connecting) {
+      what = `TCP socket connecting to ${remote ?? pendingTarget(socket) ?? 'an unknown address'}`
+    } else {
+      what = `TCP socket ${local ?? '?'} → ${remote ?? '?'}`
+    }
+    const request = socket._httpMessage
+    const inFlight = request instanceof http.ClientRequest
+    let state = socketState(socket)
+    let fix = 'close it with `socket.end()` (or `socket.destroy()`)'
+    if (pool) {
+      what = `idle keep-alive ${what}`
+      state = `parked in ${pool.name} created by this test, ${state}`
+      fix = 'destroy the agent with `agent.destroy()` when the test is done'
+    } else if (inFlight) {
+      what = `HTTP client ${what}`
+      const response = (request as any).res as http.IncomingMessage | undefined
+      state = response && !response.complete ? `busy: the response body was never read (${state})` : `busy with a request (${state})`
+      fix = 'read the response body (`res.resume()` or consume it) or abort with `req.destroy()`'
+    } else if (undiciSockets.has(socket)) {
+      what = `fetch (undici) ${what}`
+      state = `busy: a response body was never read or cancelled (${state})`
+      fix = 'read the body (`await res.text()`) or cancel it (`await res.body?.cancel()`)'
+    } else if (socket.server) {
+      const peer = peerOf(socket, ctx)
+      fix = peer
+        ? 'close the client side in the test (`socket.end()`), or destroy the connections the server accepted'
+        : 'end the client that opened it, or destroy the connection on the server side (`socket.destroy()`)'
+    }
+    return { what, state, fix }
+  },
+
+  close(socket) {
+    try {
+      socket.destroy()
+    } catch {
+      // already gone
+    }
+  },
+
+  partOf(socket, ctx) {
+    const parts: object[] = []
+    if (socket.server) {
+      parts.push(socket.server)
+      const peer = peerOf(socket, ctx)
+      if (peer) parts.push(peer)
+    }
+    return parts
+  },
+}
+
+function isGlobalAgent(agent: http.Agent): boolean {
+  return agent === http.globalAgent || agent === https.globalAgent
+}
+
+/**
+ * The keep-alive pool holding this socket idle, if any: a shared one (owner undefined) excuses it; one first used in
+ * the scope being judged does not. Sockets parked by fetch's pool are unref'd by undici when idle.
+ */
+function poolOf(socket: Socket): { name: string; owner: JudgeContext['scope'] | undefined } | undefined {
+  if (socket._httpMessage == null) {
+    for (const [agent, owner] of agents) {
+      const free = (agent as any).freeSockets as Record<string, Socket[]> | undefined
+      if (!free) continue
+      for (const list of Object.values(free)) {
+        if (list.includes(socket)) return { name: owner ? 'an http.Agent' : 'the global http.Agent', owner }
+      }
+    }
+  }
+  if (undiciSockets.has(socket) && socket._handle?.hasRef?.() === false) {
+    return { name: "fetch's pool", owner: undefined }
+  }
+  return undefined
+}
+
+function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefined {
+  if (!ctx || socket.remotePort === undefined) return undefined
+  const key = `${socket.remoteAddress}|${socket.remotePort}`
+  const candidate = byLocalAddress.get(key)
+  if (candidate && candidate.localPort === socket.remotePort) return candidate
+  // rebuild lazily: only sockets judged in this process can be peers
+  byLocalAddress.clear()
+  for (const scope of scopesOf(ctx.scope)) {
+    for (const record of scope.records) {
+      const other = record.resource as Socket
+      if (record.probe !== socketsProbe || other.destroyed || other.server) continue
+      if (other.localPort !== undefined) byLocalAddress.set(`${other.localAddress}|${other.localPort}`, other)
+    }
+  }
+  return byLocalAddress.get(key)
+}
+
+function* scopesOf(scope: JudgeContext['scope']): Generator<JudgeContext['scope']> {
+  for (let s: JudgeContext['scope'] | undefined = scope; s; s = s.parent) yield s
+}
+
+function isEnding(socket: Socket): boolean {
+  return socket.readableEnded || socket.writableEnded || (socket as any)._writableState?.ending === true
+}
+
+function socketState(socket: Socket): string {
+  if (socket.connecting) return 'still connecting'
+  const parts: string[] = []
+  if (socket.readableEnded && !socket.writableEnded) parts.push('half-closed: the peer ended, this side never did')
+  else if (socket.writableEnded && !socket.readableEnded) parts.push('half-closed: this side ended, the peer has not')
+  else parts.push('open')
+  parts.push(`${plural(socket.bytesRead, 'byte')} read, ${plural(socket.bytesWritten ?? 0, 'byte')} written`)
+  return parts.join(', ')
+}
+
+function connectTarget(args: unknown[]): { path?: string; host?: string; port?: number } {
+  // net.connect() passes its normalized [options, callback] array as the only argument
+  const first = Array.isArray(args[0]) ? args[0][0] : args[0]
+  if (typeof first === 'string' && !/^\d+$/.test(first)) return { path: first }
+  if (typeof first === 'number' || typeof first === 'string') return { host: typeof args[1] === 'string' ? args[1] : 'localhost', port: Number(first) }
+  if (first && typeof first === 'object') {
+    const options = first as { path?: string; host?: string; port?: number | string }
+    if (typeof options.path === 'string') return { path: options.path }
+    return { host: options.host ?? 'localhost', port: options.port === undefined ? undefined : Number(options.port) }
+  }
+  return {}
+}
+
+function unixPath(socket: Socket): string | undefined {
+  if (socket.remotePort !== undefined || socket.localPort !== undefined) return undefined
+  const address = socket.server?.address()
+  if (typeof address === 'string') return address
+  return targets.get(socket)?.path
+}
+
+function pendingTarget(socket: Socket): string | undefined {
+  const target = targets.get(socket)
+  return target?.path ?? formatHostPort(target?.host, target?.port)
+}

@@ -1,0 +1,94 @@
+import { syncBuiltinESMExports } from 'node:module'
+import timers from 'node:timers'
+import { promisify } from 'node:util'
+import type { Ledger } from '../ledger.js'
+import { isCreatedByVitest } from '../stack.js'
+import type { Probe } from './probe.js'
+
+// Node's Timeout object: `_destroyed` is set when a one-shot timer fired or any timer was cleared.
+type Timeout = NodeJS.Timeout & {
+  _destroyed?: boolean
+  _idleTimeout?: number
+  _repeat?: number | null
+}
+
+const PATCHED = Symbol.for('vitest-leaks.timers.original')
+
+type TimerFn = typeof setTimeout | typeof setInterval
+
+/**
+ * setTimeout / setInterval, both the globals and the `node:timers` exports. Timers are not handles since Node 11, so
+ * no Node API lists them with an identity: the two functions are wrapped (once per worker, undoably). Fake timers
+ * replace the globals with their own and so are never seen; Vitest captured its own timers before this runs.
+ */
+export const timersProbe: Probe<Timeout> = {
+  kind: 'timers',
+
+  install(ledger: Ledger) {
+    const undo: Array<() => void> = []
+    const wrap = (original: TimerFn, name: 'setTimeout' | 'setInterval'): TimerFn => {
+      if ((original as any)[PATCHED]) return original
+      const wrapped = {
+        [name](this: unknown, ...args: any[]) {
+          const timer = Reflect.apply(original, this, args) as Timeout
+          const record = ledger.track(timer, timersProbe, wrapped)
+          if (isCreatedByVitest(record.sites)) ledger.forget(record)
+          return timer
+        },
+      }[name] as TimerFn
+      Object.defineProperty(wrapped, PATCHED, { value: original })
+      const custom = (original as any)[promisify.custom]
+      if (custom) Object.defineProperty(wrapped, promisify.custom, { value: custom, configurable: true })
+      return wrapped
+    }
+    for (const name of ['setTimeout', 'setInterval'] as const) {
+      const globalOriginal = globalThis[name] as TimerFn
+      const moduleOriginal = timers[name] as TimerFn
+      const wrappedGlobal = wrap(globalOriginal, name)
+      const exports = timers as unknown as Record<string, unknown>
+      const globals = globalThis as unknown as Record<string, unknown>
+      globals[name] = wrappedGlobal
+      // the global and the module export are the same function in Node: share one wrapper
+      exports[name] = moduleOriginal === globalOriginal ? wrappedGlobal : wrap(moduleOriginal, name)
+      undo.push(() => {
+        if (globals[name] === wrappedGlobal) globals[name] = globalOriginal
+        exports[name] = moduleOriginal
+      })
+    }
+    // `import { setTimeout } from 'node:timers'` reads the ESM namespace, which only follows the CJS exports on request
+    syncBuiltinESMExports()
+    return () => {
+      for (const fn of undo) fn()
+      syncBuiltinESMExports()
+    }
+  },
+
+  state(timer) {
+    if (timer._destroyed) return { status: 'closed' }
+    // an unref'd timer holds nothing open; it only may fire later
+    if (typeof timer.hasRef === 'function' && !timer.hasRef()) return { status: 'excused' }
+    return { status: 'open' }
+  },
+
+  describe(timer) {
+    const repeat = typeof timer._repeat === 'number'
+    const delay = timer._repeat ?? timer._idleTimeout ?? 0
+    const callback = callbackName((timer as { _onTimeout?: Function })._onTimeout)
+    const fn = repeat ? 'setInterval' : 'setTimeout'
+    return {
+      what: `${fn} timer (${delay} ms, callback ${callback})`,
+      state: repeat ? `still repeating every ${delay} ms` : `still pending: it fires ${delay} ms after it was set, after the test ended`,
+      fix: repeat ? 'stop it with `clearInterval(timer)`' : 'cancel it with `clearTimeout(timer)` once it is no longer needed (e.g. after the race it guarded)',
+      alternative: 'or call `timer.unref()` if it is meant to outlive its owner',
+    }
+  },
+
+  close(timer) {
+    timers.clearTimeout(timer)
+  },
+}
+
+function callbackName(fn: Function | undefined): string {
+  if (typeof fn !== 'function') return 'unknown'
+  return fn.name ? `\`${fn.name}\`` : 'anonymous'
+}

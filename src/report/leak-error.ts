@@ -1,0 +1,83 @@
+import type { Leak } from '../check.js'
+import type { JudgeContext } from '../probes/probe.js'
+import type { LeakRecord, Scope } from '../ledger.js'
+import { formatCallSites, libraryOf } from '../stack.js'
+
+/** One leftover resource. Its stack is where the resource was created, so Vitest draws the code frame there. */
+export class LeakError extends Error {
+  override name = 'LeakError'
+  constructor(
+    message: string,
+    readonly kind: string,
+    readonly owner: string,
+  ) {
+    super(message)
+  }
+}
+
+export function buildLeakErrors(leaks: Leak[], scope: Scope, ctx: JudgeContext): LeakError[] {
+  return leaks.map((leak, index) => buildLeakError(leak, index, leaks.length, scope, ctx))
+}
+
+function buildLeakError(leak: Leak, index: number, total: number, scope: Scope, ctx: JudgeContext): LeakError {
+  const { record, folded } = leak
+  const description = record.probe.describe(record.resource, ctx)
+  let state = description.state
+  if (folded.length > 0) {
+    const parts = folded.map((part) => part.probe.describe(part.resource, ctx).what)
+    state += `; with it: ${parts.join('; ')}`
+  }
+  const library = libraryOf(record.sites)
+  const created = `${createdIn(record, scope)}${library ? ` (through ${library})` : ''}`
+  const count = total > 1 ? ` (${index + 1} of ${total} leaks)` : ''
+  const frames = formatCallSites(record.sites)
+  const fallback = frames.length === 0 ? framesOfParts(record, ctx) : []
+  const message = [
+    `${description.what} outlived ${ownerPhrase(scope)}${count}`,
+    `  now:     ${state}`,
+    `  created: ${created}${frames.length === 0 && fallback.length === 0 ? ' (no JavaScript stack: Node created it natively)' : ''}`,
+    ...(fallback.length > 0 ? ['           (no stack of its own; the frames below are where its server was started)'] : []),
+    `  fix:     ${description.fix} ${whereToClose(record, scope)}${description.alternative ? `, ${description.alternative}` : ''}`,
+  ].join('\n')
+  const error = new LeakError(message, record.probe.kind, scope.name)
+  error.stack = [`LeakError: ${message}`, ...(frames.length > 0 ? frames : fallback)].join('\n')
+  return error
+}
+
+function framesOfParts(record: LeakRecord, ctx: JudgeContext): string[] {
+  for (const part of record.probe.partOf?.(record.resource, ctx) ?? []) {
+    const frames = formatCallSites(ctx.ledger.recordOf(part)?.sites)
+    if (frames.length > 0) return frames
+  }
+  return []
+}
+
+function ownerPhrase(scope: Scope): string {
+  if (scope.kind === 'test') return 'the test that created it'
+  if (scope.kind === 'suite') return `suite "${scope.name}"`
+  return 'the test file'
+}
+
+function createdIn(record: LeakRecord, scope: Scope): string {
+  if (record.owner !== scope) {
+    return `earlier (${record.owner.kind === 'test' ? `by test "${record.owner.name}"` : `in ${record.owner.kind} "${record.owner.name}"`}) and parked in a keep-alive pool; this ${scope.kind} took it from the pool and left it busy`
+  }
+  if (scope.kind === 'test') return 'in this test (its body, hooks or fixtures)'
+  const where = scope.kind === 'suite' ? `of suite "${scope.name}"` : 'at the top of the file'
+  switch (record.phase) {
+    case 'collect':
+      return 'at file level, while the file was collected (module scope or a describe body)'
+    case 'beforeAll':
+      return `in a beforeAll hook ${where}`
+    case 'afterAll':
+      return `in an afterAll hook ${where}`
+    default:
+      return `in ${scope.kind === 'suite' ? `suite "${scope.name}"` : 'the file'} outside any test (a suite hook, or a callback that ran after its test ended)`
+  }
+}
+
+function whereToClose(record: LeakRecord, scope: Scope): string {
+  if (scope.kind === 'test') return 'before the test ends: in the test, an afterEach, or onTestFinished'
+  if (scope.kind === 'suite') return `in an afterAll of suite "${scope.name}"`
+  return record.phase === 'collect' ? 'in a top-level afterAll, or create it in a beforeAll' : 'in a top-level afterAll'
+}

@@ -1,0 +1,117 @@
+import { dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export type CallSites = NodeJS.CallSite[]
+
+// Node's default limit (10) is often used up by node internals before the first user frame.
+const CAPTURE_LIMIT = 40
+
+const ownDir = dirname(fileURLToPath(import.meta.url))
+
+/**
+ * Records where a resource is being created, as V8 call sites. Formatting is left for later (and for the few that
+ * leak): it is the expensive part, and done later it goes through Vitest's source-map interceptor.
+ */
+export function captureCallSites(skip: Function): CallSites | undefined {
+  const limit = Error.stackTraceLimit
+  const prepare = Error.prepareStackTrace
+  Error.stackTraceLimit = CAPTURE_LIMIT
+  Error.prepareStackTrace = returnCallSites
+  const holder: { stack?: unknown } = {}
+  try {
+    Error.captureStackTrace(holder, skip)
+    const sites = holder.stack
+    return Array.isArray(sites) ? (sites as CallSites) : undefined
+  } finally {
+    Error.prepareStackTrace = prepare
+    Error.stackTraceLimit = limit
+  }
+}
+
+function returnCallSites(_error: Error, sites: CallSites): CallSites {
+  return sites
+}
+
+const VITEST_PATH = /[\\/]node_modules[\\/](?:vitest|@vitest[\\/][^\\/]+|tinypool|tinyspy|vite|vite-node)[\\/]/
+
+function fileOf(site: NodeJS.CallSite): string {
+  return site.getFileName() ?? site.getScriptNameOrSourceURL?.() ?? ''
+}
+
+function isInternal(file: string): boolean {
+  return file === '' || file.startsWith('node:') || !file.includes('/') && !file.includes('\\')
+}
+
+function isOwn(file: string): boolean {
+  const path = file.startsWith('file://') ? safeFileURLToPath(file) : file
+  return path.startsWith(ownDir)
+}
+
+function safeFileURLToPath(url: string): string {
+  try {
+    return fileURLToPath(url)
+  } catch {
+    return url
+  }
+}
+
+/**
+ * True when the code that called the creating function is Vitest's own (its task-update throttle timer, its RPC
+ * timeouts): those are never reported. Only the immediate caller counts: a socket that Node's fetch opens on a later
+ * tick has node internals first and Vitest's runner further down, and is the test's.
+ */
+export function isCreatedByVitest(sites: CallSites | undefined): boolean {
+  if (!sites) return false
+  for (const site of sites) {
+    const file = fileOf(site)
+    if (isOwn(file)) continue
+    return VITEST_PATH.test(file)
+  }
+  return false
+}
+
+/**
+ * Formats call sites as `    at …` lines, source-mapped by whatever `Error.prepareStackTrace` is installed now
+ * (inside a Vitest worker: its interceptor, which maps to the original TypeScript). The plugin's own frames and
+ * node internals are dropped so the code frame lands on the user's line.
+ */
+export function formatCallSites(sites: CallSites | undefined): string[] {
+  if (!sites || sites.length === 0) return []
+  const kept = sites.filter((site) => {
+    const file = fileOf(site)
+    return !isInternal(file) && !isOwn(file)
+  })
+  if (kept.length === 0) return []
+  const prepare = Error.prepareStackTrace
+  let text: string | undefined
+  if (typeof prepare === 'function' && prepare !== returnCallSites) {
+    try {
+      const header = new Error('x')
+      const out = prepare(header, kept)
+      if (typeof out === 'string') text = out
+    } catch {
+      text = undefined
+    }
+  }
+  const lines = text === undefined ? kept.map((site) => `    at ${String(site)}`) : text.split('\n').slice(1)
+  return lines.filter((line) => /^\s+at /.test(line))
+}
+
+const PACKAGE_IN_PATH = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/g
+
+/**
+ * The package whose code created the resource, when the nearest frame outside node is in node_modules (express's
+ * `app.listen`, ws's `new WebSocketServer`): messages say "created through express" so the user knows whose call
+ * to look for.
+ */
+export function libraryOf(sites: CallSites | undefined): string | undefined {
+  if (!sites) return undefined
+  for (const site of sites) {
+    const file = fileOf(site)
+    if (isInternal(file) || isOwn(file)) continue
+    const matches = [...file.matchAll(PACKAGE_IN_PATH)]
+    const last = matches.at(-1)
+    return last ? last[1]!.replace(/\\/g, '/') : undefined
+  }
+  return undefined
+}
