@@ -34,7 +34,7 @@ export async function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedO
       alive = judge(alive.map((j) => j.record), ctx, pooled)
     }
     const deadline = Date.now() + options.settleTimeout
-    while (alive.some((j) => j.status === 'closing') && Date.now() < deadline) {
+    while (alive.some((j) => j.status === 'closing' || j.status === 'pending') && Date.now() < deadline) {
       const wait = Math.min(SETTLE_POLL_MS, deadline - Date.now())
       await new Promise<void>((resolve) => timers.setTimeout(resolve, wait))
       alive = judge(alive.map((j) => j.record), ctx, pooled)
@@ -42,7 +42,7 @@ export async function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedO
   }
   // idle sockets parked in a shared pool go back to it; a later test that makes one busy and leaves it so is blamed
   for (const record of pooled) ledger.pool(record)
-  const leaked = alive.map((j) => j.record)
+  const leaked = alive.filter((j) => j.status !== 'pending').map((j) => j.record)
   for (const record of leaked) ledger.forget(record)
   return fold(leaked, ctx)
 }

@@ -1,5 +1,6 @@
 import type { Ledger, Scope } from '../ledger.js'
 import type { LeakKind } from '../options.js'
+import type { CallSites } from '../stack.js'
 
 /**
  * - closed: gone, nothing to report.
@@ -8,8 +9,10 @@ import type { LeakKind } from '../options.js'
  *   tracked, and a later scope that makes it busy and leaves it so is blamed.
  * - closing: on its way out (a socket after `end()`, a killed child): worth waiting for, up to `settleTimeout`.
  * - open: alive and the owner's; a leak unless it closes while others settle.
+ * - pending: not alive yet but may become so (a server whose `listen()` is still resolving its host): waited for
+ *   like a closing one, and a leak only if it turns open.
  */
-export type Status = 'closed' | 'excused' | 'pooled' | 'closing' | 'open'
+export type Status = 'closed' | 'excused' | 'pooled' | 'closing' | 'open' | 'pending'
 
 export interface ResourceState {
   status: Status
@@ -50,4 +53,14 @@ export interface Probe<R extends object = any> {
    * of them leaks in the same check, this one is reported inside that error, not as an error of its own.
    */
   partOf?(resource: R, ctx: JudgeContext): object[]
+  /**
+   * The call that last put the resource to use, when that is what keeps it open (a request that made a pooled
+   * socket busy): the report shows its code frame and owner instead of the resource's creation.
+   */
+  lastUse?(resource: R): Use | undefined
+}
+
+export interface Use {
+  sites: CallSites | undefined
+  owner: Scope
 }

@@ -12,6 +12,12 @@ type Server = net.Server & { _connections?: number; _handle?: unknown }
 const PATCHED = Symbol.for('vitest-leaks.servers.original')
 
 /**
+ * Servers whose `listen()` ran but whose handle is not set up yet: with a host name, Node resolves it first and only
+ * then listens. `_listen2` is the internal step that creates the handle.
+ */
+const listenPending = new WeakSet<object>()
+
+/**
  * Every server that listens: net, http, https, tls, http2, and what is built on them (express `app.listen`, ws's
  * WebSocketServer, fastify), on a TCP port or a Unix socket. Noticed at `listen()` (patched once per worker), where
  * the user's line is still on the stack; a server listening again later belongs to whoever ran that `listen()`.
@@ -22,21 +28,30 @@ export const serversProbe: Probe<Server> = {
   install(ledger: Ledger) {
     const proto = net.Server.prototype as any
     const original = proto.listen as Function
+    const originalSetup = proto._listen2 as Function
     if ((original as any)[PATCHED]) return () => {}
     const listen = function listen(this: Server, ...args: unknown[]) {
       const record = ledger.retrack(this, serversProbe, listen)
       if (isCreatedByVitest(record.sites)) ledger.forget(record)
+      else listenPending.add(this)
       return Reflect.apply(original, this, args)
+    }
+    const setupListenHandle = function _listen2(this: Server, ...args: unknown[]) {
+      listenPending.delete(this)
+      return Reflect.apply(originalSetup, this, args)
     }
     Object.defineProperty(listen, PATCHED, { value: original })
     proto.listen = listen
+    proto._listen2 = setupListenHandle
     return () => {
       if (proto.listen === listen) proto.listen = original
+      if (proto._listen2 === setupListenHandle) proto._listen2 = originalSetup
     }
   },
 
   state(server) {
-    return { status: server.listening ? 'open' : 'closed' }
+    if (server.listening) return { status: 'open' }
+    return { status: listenPending.has(server) ? 'pending' : 'closed' }
   },
 
   describe(server) {

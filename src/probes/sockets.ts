@@ -1,11 +1,12 @@
 import http from 'node:http'
 import https from 'node:https'
+import { syncBuiltinESMExports } from 'node:module'
 import net from 'node:net'
 import type { Ledger } from '../ledger.js'
-import { isCreatedByVitest } from '../stack.js'
+import { captureCallSites, isCreatedByVitest } from '../stack.js'
 import { subscribe } from './channel.js'
 import { formatHostPort, plural } from './net-describe.js'
-import type { JudgeContext, Probe, ResourceState } from './probe.js'
+import type { JudgeContext, Probe, ResourceState, Use } from './probe.js'
 
 type Socket = net.Socket & {
   server?: net.Server
@@ -19,6 +20,10 @@ const PATCHED = Symbol.for('vitest-leaks.sockets.original')
 const agents = new Map<http.Agent, JudgeContext['scope'] | undefined>()
 /** Sockets that undici (Node's fetch) opened: idle ones are unref'd and parked in its pool. */
 const undiciSockets = new WeakSet<object>()
+/** Where each HTTP request (node:http or fetch) was made, and by whom: a busy pooled socket is the request's. */
+const requests = new WeakMap<object, Use>()
+/** The fetch request a socket last sent (undici links them only in its `sendHeaders` message). */
+const undiciRequestOf = new WeakMap<object, object>()
 /** Where a client socket was asked to connect: the only place a Unix socket's path is known on the client side. */
 const targets = new WeakMap<object, { path?: string; host?: string; port?: number }>()
 /** Live tracked sockets by local address, to find the other end of a loopback connection in this process. */
@@ -57,20 +62,47 @@ export const socketsProbe: Probe<Socket> = {
       // a server nobody tracked (Vitest's own, or started before the plugin) is not ours to judge
       if (serverRecord) ledger.track(socket, socketsProbe, onAccepted, serverRecord.owner)
     }
-    const onRequest = ({ request }: { request: http.ClientRequest & { agent?: http.Agent | false } }) => {
-      const agent = request.agent
-      if (agent && !agents.has(agent)) agents.set(agent, isGlobalAgent(agent) ? undefined : ledger.current)
+    // Node publishes `http.client.request.start` a tick later, with no user frame: the request functions are wrapped
+    // instead (on the module objects, which is what `http.get(...)` and libraries call).
+    for (const module of [http, https] as unknown as Array<Record<string, Function>>) {
+      for (const name of ['request', 'get']) {
+        const original = module[name]!
+        if ((original as any)[PATCHED]) continue
+        const wrapped = {
+          [name](this: unknown, ...args: unknown[]) {
+            const request = Reflect.apply(original, this, args) as http.ClientRequest & { agent?: http.Agent | false }
+            const agent = request.agent
+            if (agent && !agents.has(agent)) agents.set(agent, isGlobalAgent(agent) ? undefined : ledger.current)
+            requests.set(request, { sites: captureCallSites(wrapped), owner: ledger.current })
+            return request
+          },
+        }[name]!
+        Object.defineProperty(wrapped, PATCHED, { value: original })
+        module[name] = wrapped
+        undo.push(() => {
+          if (module[name] === wrapped) module[name] = original
+        })
+      }
+    }
+    syncBuiltinESMExports()
+    const onUndiciRequest = ({ request }: { request: object }) => {
+      requests.set(request, { sites: captureCallSites(onUndiciRequest), owner: ledger.current })
+    }
+    const onUndiciHeaders = ({ request, socket }: { request: object; socket: object }) => {
+      undiciRequestOf.set(socket, request)
     }
     const onUndiciConnected = ({ socket }: { socket: object }) => {
       undiciSockets.add(socket)
     }
     undo.push(
       subscribe('net.server.socket', onAccepted),
-      subscribe('http.client.request.start', onRequest),
       subscribe('undici:client:connected', onUndiciConnected),
+      subscribe('undici:request:create', onUndiciRequest),
+      subscribe('undici:client:sendHeaders', onUndiciHeaders),
     )
     return () => {
       for (const fn of undo) fn()
+      syncBuiltinESMExports()
     }
   },
 
@@ -141,6 +173,11 @@ export const socketsProbe: Probe<Socket> = {
     } catch {
       // already gone
     }
+  },
+
+  lastUse(socket) {
+    const request = socket._httpMessage instanceof http.ClientRequest ? socket._httpMessage : undiciRequestOf.get(socket)
+    return request ? requests.get(request) : undefined
   },
 
   partOf(socket, ctx) {

@@ -27,10 +27,12 @@ function buildLeakError(leak: Leak, index: number, total: number, scope: Scope, 
     const parts = folded.map((part) => part.probe.describe(part.resource, ctx).what)
     state += `; with it: ${parts.join('; ')}`
   }
-  const library = libraryOf(record.sites)
-  const created = `${createdIn(record, scope)}${library ? ` (through ${library})` : ''}`
+  const use = record.probe.lastUse?.(record.resource)
+  const sites = use?.sites ?? record.sites
+  const library = libraryOf(sites)
+  const created = `${use ? usedIn(record, use.owner, scope) : createdIn(record, scope)}${library ? ` (through ${library})` : ''}`
   const count = total > 1 ? ` (${index + 1} of ${total} leaks)` : ''
-  const frames = formatCallSites(record.sites)
+  const frames = formatCallSites(sites)
   const fallback = frames.length === 0 ? framesOfParts(record, ctx) : []
   const message = [
     `${description.what} outlived ${ownerPhrase(scope)}${count}`,
@@ -58,10 +60,19 @@ function ownerPhrase(scope: Scope): string {
   return 'the test file'
 }
 
+/** A pooled connection made busy by a request: the request is what the user has to finish. */
+function usedIn(record: LeakRecord, requestOwner: Scope, scope: Scope): string {
+  const by = requestOwner === scope ? (scope.kind === 'test' ? 'this test' : `this ${scope.kind}`) : describeScope(requestOwner)
+  const connection = record.owner === requestOwner ? 'on a connection it opened' : 'on a keep-alive connection reused from the pool'
+  return `by a request made in ${by}, ${connection}`
+}
+
+function describeScope(scope: Scope): string {
+  return scope.kind === 'file' ? 'the file' : `${scope.kind} "${scope.name}"`
+}
+
 function createdIn(record: LeakRecord, scope: Scope): string {
-  if (record.owner !== scope) {
-    return `earlier (${record.owner.kind === 'test' ? `by test "${record.owner.name}"` : `in ${record.owner.kind} "${record.owner.name}"`}) and parked in a keep-alive pool; this ${scope.kind} took it from the pool and left it busy`
-  }
+  if (record.owner !== scope) return `earlier, in ${describeScope(record.owner)}`
   if (scope.kind === 'test') return 'in this test (its body, hooks or fixtures)'
   const where = scope.kind === 'suite' ? `of suite "${scope.name}"` : 'at the top of the file'
   switch (record.phase) {

@@ -1,0 +1,254 @@
+// Overhead benchmark: runs the suite in bench/suite without the plugin and with it, alternately, and reports the
+// median wall time of each and their ratio. Plain Node, no dependencies. `npm run bench` builds the plugin first.
+//
+//   BENCH_ROUNDS           measured rounds of the whole suite (default 5; one extra warm-up round is discarded)
+//   BENCH_WORKLOAD_ROUNDS  measured rounds of each workload file on its own (default 3; 0 skips them)
+//   BENCH_ONLY             comma-separated workload names to run on their own (default: all)
+//
+// Results go to stdout (a table) and to .tmp/bench-results.json. The exit code is 0 whatever the ratios are (the
+// benchmark reports, it does not assert), and 1 if any Vitest run fails, so a broken plugin is noticed.
+
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { dirname, join, relative } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const SUITE_DIR = join(ROOT, 'bench', 'suite')
+const TMP = join(ROOT, '.tmp', 'bench')
+const RESULTS_FILE = join(ROOT, '.tmp', 'bench-results.json')
+const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs')
+const TARGET = 1.05
+
+/**
+ * What is compared, one column each. The first is the baseline every ratio is against. A variant is either a Vitest
+ * config (plus optional extra CLI args), or a `command(files, reportFile)` returning the argv of any other runner;
+ * `report: false` when that runner writes no Vitest JSON report (its per-file times are then left out).
+ *
+ * More to add here later, e.g.:
+ *   { name: 'trace', config: 'bench/vitest.leaks-trace.config.mjs' },   // leaks({ trace: true })
+ *   { name: 'detect-async-leaks', config: 'bench/vitest.plain.config.mjs', args: ['--detect-async-leaks'] },
+ *   { name: 'jest', report: false, command: (files) => ['node_modules/jest/bin/jest.js', '--config', 'bench/jest.config.mjs', ...files] },
+ */
+const VARIANTS = [
+  { name: 'plain', config: 'bench/vitest.plain.config.mjs' },
+  { name: 'leaks', config: 'bench/vitest.leaks.config.mjs' },
+]
+
+function vitestArgv(variant, files, reportFile) {
+  if (variant.command) return variant.command(files, reportFile)
+  return [
+    VITEST,
+    'run',
+    '--config',
+    variant.config,
+    '--reporter=json',
+    `--outputFile=${reportFile}`,
+    ...(variant.args ?? []),
+    ...files,
+  ]
+}
+
+function intFromEnv(name, fallback) {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number.parseInt(raw, 10)
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`${name} must be a whole number >= 0; got ${JSON.stringify(raw)}`)
+    process.exit(2)
+  }
+  return value
+}
+
+const ROUNDS = Math.max(1, intFromEnv('BENCH_ROUNDS', 5))
+const WORKLOAD_ROUNDS = intFromEnv('BENCH_WORKLOAD_ROUNDS', 3)
+const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+
+/** Runs one Vitest process; resolves with its wall time and Vitest's own per-file durations, rejects if it fails. */
+function runOnce(variant, files, label) {
+  const reportFile = join(TMP, `${variant.name}.json`)
+  rmSync(reportFile, { force: true })
+  const argv = vitestArgv(variant, files, reportFile)
+  return new Promise((resolve, reject) => {
+    const started = performance.now()
+    const child = spawn(process.execPath, argv, {
+      cwd: ROOT,
+      env: { ...process.env, ...variant.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const output = []
+    child.stdout.on('data', (chunk) => output.push(chunk))
+    child.stderr.on('data', (chunk) => output.push(chunk))
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      const ms = performance.now() - started
+      if (code !== 0) {
+        const text = Buffer.concat(output).toString('utf8')
+        const error = new Error(`${label}: \`node ${argv.map((a) => relative(ROOT, a) || a).join(' ')}\` failed (${signal ?? `exit code ${code}`})`)
+        error.output = text
+        reject(error)
+        return
+      }
+      resolve({ ms, files: variant.report === false ? undefined : readFileTimes(reportFile, label) })
+    })
+  })
+}
+
+/** Vitest's per-file duration (hooks and tests of the file, without process start, config and imports). */
+function readFileTimes(reportFile, label) {
+  if (!existsSync(reportFile)) return undefined
+  const report = JSON.parse(readFileSync(reportFile, 'utf8'))
+  if (!report.success) throw new Error(`${label}: Vitest reported a failure in ${reportFile}`)
+  const times = {}
+  for (const file of report.testResults) times[workloadName(file.name)] = file.endTime - file.startTime
+  return times
+}
+
+function workloadName(file) {
+  return relative(SUITE_DIR, file).replace(/\.test\.[cm]?[jt]s$/, '')
+}
+
+function median(values) {
+  if (values.length === 0) return NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/**
+ * `rounds` measured rounds (plus `warmup` discarded ones); in each round every variant runs once, the order reversed
+ * every other round so a slow drift of the machine does not favour one variant.
+ */
+async function measure(label, files, rounds, warmup) {
+  const samples = Object.fromEntries(VARIANTS.map((v) => [v.name, { wall: [], files: {} }]))
+  for (let round = 0; round < warmup + rounds; round++) {
+    const measured = round >= warmup
+    const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()
+    const line = []
+    for (const variant of order) {
+      const result = await runOnce(variant, files, `${label}, ${variant.name}`)
+      line.push(`${variant.name} ${result.ms.toFixed(0)} ms`)
+      if (!measured) continue
+      const sample = samples[variant.name]
+      sample.wall.push(result.ms)
+      for (const [name, ms] of Object.entries(result.files ?? {})) (sample.files[name] ??= []).push(ms)
+    }
+    const tag = measured ? `round ${round - warmup + 1}/${rounds}` : 'warm-up (discarded)'
+    process.stderr.write(`  ${label} ${tag}: ${line.join(', ')}\n`)
+  }
+  return summarize(samples)
+}
+
+function summarize(samples) {
+  const base = VARIANTS[0].name
+  const out = { samples, median: {}, ratio: {}, fileMedian: {}, fileRatio: {} }
+  for (const { name } of VARIANTS) {
+    out.median[name] = median(samples[name].wall)
+    out.fileMedian[name] = Object.fromEntries(Object.entries(samples[name].files).map(([file, ms]) => [file, median(ms)]))
+  }
+  for (const { name } of VARIANTS.slice(1)) {
+    out.ratio[name] = out.median[name] / out.median[base]
+    out.fileRatio[name] = {}
+    for (const [file, ms] of Object.entries(out.fileMedian[name])) {
+      const baseMs = out.fileMedian[base][file]
+      if (baseMs !== undefined) out.fileRatio[name][file] = ms / baseMs
+    }
+  }
+  return out
+}
+
+function table(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
+  const fmt = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ')
+  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n')
+}
+
+const ms = (value) => (value === undefined || Number.isNaN(value) ? '-' : value.toFixed(0))
+const ratio = (value) => (value === undefined || Number.isNaN(value) ? '-' : value.toFixed(3))
+
+function vitestVersion() {
+  try {
+    return JSON.parse(readFileSync(join(ROOT, 'node_modules', 'vitest', 'package.json'), 'utf8')).version
+  } catch {
+    return 'unknown'
+  }
+}
+
+async function main() {
+  if (!existsSync(join(ROOT, 'dist', 'index.js'))) {
+    console.error('dist/index.js is missing: build the plugin first (`npx tsup`), or run `npm run bench`.')
+    process.exit(1)
+  }
+  mkdirSync(TMP, { recursive: true })
+  const workloads = readdirSync(SUITE_DIR)
+    .filter((f) => /\.test\.[cm]?[jt]s$/.test(f))
+    .sort()
+    .map((f) => ({ name: workloadName(join(SUITE_DIR, f)), file: relative(ROOT, join(SUITE_DIR, f)) }))
+    .filter((w) => ONLY.length === 0 || ONLY.includes(w.name))
+  const names = VARIANTS.map((v) => v.name)
+  const others = names.slice(1)
+  const base = names[0]
+
+  console.log(
+    `vitest-leaks overhead: Node ${process.version}, Vitest ${vitestVersion()}, ${os.cpus().length} CPUs, ` +
+      `variants ${names.join(' / ')}; whole suite ${ROUNDS} rounds (+1 warm-up), each workload ${WORKLOAD_ROUNDS} rounds`,
+  )
+
+  const suite = await measure('suite', [], ROUNDS, 1)
+  const perWorkload = {}
+  if (WORKLOAD_ROUNDS > 0) {
+    for (const workload of workloads) perWorkload[workload.name] = await measure(workload.name, [workload.file], WORKLOAD_ROUNDS, 0)
+  }
+
+  const header = ['workload', ...names.map((n) => `${n} ms`), ...others.map((n) => `${n}/${base}`)]
+  const wallRows = Object.entries(perWorkload).map(([name, r]) => [
+    name,
+    ...names.map((n) => ms(r.median[n])),
+    ...others.map((n) => ratio(r.ratio[n])),
+  ])
+  wallRows.push(['whole suite', ...names.map((n) => ms(suite.median[n])), ...others.map((n) => ratio(suite.ratio[n]))])
+  console.log(`\nWall time of \`vitest run\` (median; whole process: start, config, workers, tests)\n`)
+  console.log(table(header, wallRows))
+
+  const fileRows = Object.entries(perWorkload)
+    .filter(([name, r]) => r.fileMedian[base][name] !== undefined)
+    .map(([name, r]) => [name, ...names.map((n) => ms(r.fileMedian[n][name])), ...others.map((n) => ratio(r.fileRatio[n]?.[name]))])
+  if (fileRows.length > 0) {
+    console.log(`\nTime inside the test file (median of Vitest's per-file duration: hooks and tests, without startup)\n`)
+    console.log(table(header, fileRows))
+  }
+
+  const overall = suite.ratio[names[1]]
+  console.log('')
+  for (const n of others) {
+    if (n !== names[1]) console.log(`${n} ratio (median, whole suite): ${ratio(suite.ratio[n])}`)
+  }
+  console.log(`overall ratio (median, whole suite): ${ratio(overall)} (target <= ${TARGET.toFixed(2)})`)
+
+  const results = {
+    date: new Date().toISOString(),
+    node: process.version,
+    vitest: vitestVersion(),
+    platform: `${os.platform()} ${os.arch()}`,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    variants: VARIANTS.map(({ name, config, args }) => ({ name, config, args })),
+    baseline: base,
+    rounds: { suite: ROUNDS, suiteWarmup: 1, workload: WORKLOAD_ROUNDS },
+    target: TARGET,
+    overallRatio: overall,
+    suite,
+    workloads: perWorkload,
+  }
+  mkdirSync(dirname(RESULTS_FILE), { recursive: true })
+  writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`)
+  console.log(`results written to ${relative(ROOT, RESULTS_FILE)}`)
+}
+
+main().catch((error) => {
+  console.error(`\nbenchmark failed: ${error.message}`)
+  if (error.output) console.error(`--- output of the failed run ---\n${error.output.trimEnd()}\n---`)
+  process.exitCode = 1
+})

@@ -1,0 +1,12 @@
+// What every benchmark config has in common, so variants differ only in what they measure.
+import { fileURLToPath } from 'node:url'
+
+export const shared = {
+  // the repository root, so paths in output and CLI filters read the same for every config
+  root: fileURLToPath(new URL('..', import.meta.url)),
+  test: {
+    include: ['bench/suite/**/*.test.ts'],
+    pool: 'forks',
+    watch: false,
+  },
+}
