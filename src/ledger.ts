@@ -1,5 +1,5 @@
 import type { Probe } from './probes/probe.js'
-import { captureCallSites, type CallSites } from './stack.js'
+import { captureCallSites, isCreatedByVitest, type CallSites } from './stack.js'
 
 /** Who owns a resource: the innermost test, suite or file that was running when it was created. */
 export interface Scope {
@@ -38,6 +38,8 @@ export function createScope(kind: Scope['kind'], name: string, parent: Scope | u
  */
 export class Ledger {
   current: Scope
+  /** Called (by the runtime: once, on stderr) when tracking itself fails; the user's call goes on regardless. */
+  onInternalError: (error: unknown) => void = () => {}
   /** Resources alive but not their owner's to close (idle sockets in a shared keep-alive pool), re-judged by every check. */
   readonly pooled = new Set<LeakRecord>()
   readonly #byResource = new WeakMap<object, LeakRecord>()
@@ -48,28 +50,29 @@ export class Ledger {
 
   /**
    * Called by a probe when it notices a resource being created. `skip` is the probe's own function that was called
-   * by the user's code (or Node's), so the recorded stack starts at the caller.
+   * by the user's code (or Node's), so the recorded stack starts at the caller. Returns nothing for what Vitest
+   * itself creates. Never throws: it runs inside the user's `setTimeout`, `listen`, `connect`.
    */
-  track<R extends object>(resource: R, probe: Probe<R>, skip: Function, owner?: Scope): LeakRecord<R> {
-    const existing = this.#byResource.get(resource) as LeakRecord<R> | undefined
-    if (existing && (existing.owner.records.has(existing) || this.pooled.has(existing))) return existing
-    const scope = owner ?? this.current
-    const record: LeakRecord<R> = {
-      resource,
-      probe,
-      owner: scope,
-      phase: scope.phase,
-      sites: captureCallSites(skip),
-      createdAt: Date.now(),
+  track<R extends object>(resource: R, probe: Probe<R>, skip: Function, owner?: Scope): LeakRecord<R> | undefined {
+    try {
+      const existing = this.#byResource.get(resource) as LeakRecord<R> | undefined
+      if (existing && (existing.owner.records.has(existing) || this.pooled.has(existing))) return existing
+      const sites = captureCallSites(skip)
+      if (isCreatedByVitest(sites)) return undefined
+      const scope = owner ?? this.current
+      const record: LeakRecord<R> = { resource, probe, owner: scope, phase: scope.phase, sites, createdAt: Date.now() }
+      this.#byResource.set(resource, record)
+      scope.records.add(record as LeakRecord)
+      if (scope.records.size >= scope.pruneAt) prune(scope)
+      return record
+    } catch (error) {
+      this.onInternalError(error)
+      return undefined
     }
-    this.#byResource.set(resource, record)
-    scope.records.add(record as LeakRecord)
-    if (scope.records.size >= scope.pruneAt) prune(scope)
-    return record
   }
 
   /** Hands a resource to a new owner (a server that listens again in a later test). */
-  retrack<R extends object>(resource: R, probe: Probe<R>, skip: Function): LeakRecord<R> {
+  retrack<R extends object>(resource: R, probe: Probe<R>, skip: Function): LeakRecord<R> | undefined {
     const existing = this.#byResource.get(resource)
     if (existing) this.forget(existing)
     this.#byResource.delete(resource)

@@ -30,7 +30,7 @@ export function getRuntime(options: ResolvedOptions): Runtime {
   if (existing) return existing
   const realTimers: RealTimers = { setImmediate: timers.setImmediate, setTimeout: timers.setTimeout }
   const ledger = new Ledger(createScope('file', '(worker)', undefined, 'collect'))
-  const undo = options.kinds.map((kind) => PROBES[kind].install(ledger))
+  const undo: Array<() => void> = []
   const runtime: Runtime = {
     ledger,
     options,
@@ -40,6 +40,15 @@ export function getRuntime(options: ResolvedOptions): Runtime {
       for (const fn of undo.reverse()) fn()
       host[RUNTIME] = undefined
     },
+  }
+  ledger.onInternalError = (error) => reportInternalError(runtime, error)
+  for (const kind of options.kinds) {
+    try {
+      undo.push(PROBES[kind].install(ledger))
+    } catch (error) {
+      // one probe that cannot install (an unexpected Node internals shape) must not take the others down
+      reportInternalError(runtime, error)
+    }
   }
   host[RUNTIME] = runtime
   return runtime

@@ -3,7 +3,6 @@ import https from 'node:https'
 import net from 'node:net'
 import tls from 'node:tls'
 import type { Ledger } from '../ledger.js'
-import { isCreatedByVitest } from '../stack.js'
 import { formatAddress, plural } from './net-describe.js'
 import type { Probe } from './probe.js'
 
@@ -31,9 +30,7 @@ export const serversProbe: Probe<Server> = {
     const originalSetup = proto._listen2 as Function
     if ((original as any)[PATCHED]) return () => {}
     const listen = function listen(this: Server, ...args: unknown[]) {
-      const record = ledger.retrack(this, serversProbe, listen)
-      if (isCreatedByVitest(record.sites)) ledger.forget(record)
-      else listenPending.add(this)
+      if (ledger.retrack(this, serversProbe, listen)) listenPending.add(this)
       return Reflect.apply(original, this, args)
     }
     const setupListenHandle = function _listen2(this: Server, ...args: unknown[]) {

@@ -3,7 +3,7 @@ import https from 'node:https'
 import { syncBuiltinESMExports } from 'node:module'
 import net from 'node:net'
 import type { Ledger } from '../ledger.js'
-import { captureCallSites, isCreatedByVitest } from '../stack.js'
+import { captureCallSites } from '../stack.js'
 import { subscribe } from './channel.js'
 import { formatHostPort, plural } from './net-describe.js'
 import type { JudgeContext, Probe, ResourceState, Use } from './probe.js'
@@ -46,9 +46,7 @@ export const socketsProbe: Probe<Socket> = {
     const undo: Array<() => void> = []
     if (!(original as any)[PATCHED]) {
       const connect = function connect(this: Socket, ...args: unknown[]) {
-        const record = ledger.track(this, socketsProbe, connect)
-        if (isCreatedByVitest(record.sites)) ledger.forget(record)
-        else targets.set(this, connectTarget(args))
+        if (ledger.track(this, socketsProbe, connect)) targets.set(this, connectTarget(args))
         return Reflect.apply(original, this, args)
       }
       Object.defineProperty(connect, PATCHED, { value: original })

@@ -2,7 +2,6 @@ import { syncBuiltinESMExports } from 'node:module'
 import timers from 'node:timers'
 import { promisify } from 'node:util'
 import type { Ledger } from '../ledger.js'
-import { isCreatedByVitest } from '../stack.js'
 import type { Probe } from './probe.js'
 
 // Node's Timeout object: `_destroyed` is set when a one-shot timer fired or any timer was cleared.
@@ -31,8 +30,7 @@ export const timersProbe: Probe<Timeout> = {
       const wrapped = {
         [name](this: unknown, ...args: any[]) {
           const timer = Reflect.apply(original, this, args) as Timeout
-          const record = ledger.track(timer, timersProbe, wrapped)
-          if (isCreatedByVitest(record.sites)) ledger.forget(record)
+          ledger.track(timer, timersProbe, wrapped)
           return timer
         },
       }[name] as TimerFn

@@ -1,7 +1,6 @@
 import fs from 'node:fs'
 import { syncBuiltinESMExports } from 'node:module'
 import type { Ledger } from '../ledger.js'
-import { isCreatedByVitest } from '../stack.js'
 import type { Probe } from './probe.js'
 
 // fs.FSWatcher and the StatWatcher of fs.watchFile both drop their native handle when closed
@@ -30,9 +29,7 @@ export const watchersProbe: Probe<Watcher> = {
       const wrapped = {
         [how](this: unknown, ...args: unknown[]) {
           const watcher = Reflect.apply(original, this, args) as Watcher
-          const record = ledger.track(watcher, watchersProbe, wrapped)
-          if (isCreatedByVitest(record.sites)) ledger.forget(record)
-          else info.set(watcher, { path: String(args[0]), how })
+          if (ledger.track(watcher, watchersProbe, wrapped)) info.set(watcher, { path: String(args[0]), how })
           return watcher
         },
       }[how]!
