@@ -75,9 +75,11 @@ export const timersProbe: Probe<Timeout> = {
     const fn = repeat ? 'setInterval' : 'setTimeout'
     return {
       what: `${fn} timer (${delay} ms, callback ${callback})`,
-      state: repeat ? `still repeating every ${delay} ms` : `still pending: it fires ${delay} ms after it was set, after the test ended`,
-      fix: repeat ? 'stop it with `clearInterval(timer)`' : 'cancel it with `clearTimeout(timer)` once it is no longer needed (e.g. after the race it guarded)',
-      alternative: 'or call `timer.unref()` if it is meant to outlive its owner',
+      state: repeat ? `still repeating every ${delay} ms` : `still pending (set for ${delay} ms)`,
+      fix: repeat ? 'stop it with `clearInterval(timer)`' : 'cancel it with `clearTimeout(timer)`',
+      alternative: repeat
+        ? 'or call `timer.unref()` if it is meant to outlive its owner'
+        : 'when it guards a race (`Promise.race` with a timeout), clear it once the race is settled; or `timer.unref()`',
     }
   },
 

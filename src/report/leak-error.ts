@@ -39,7 +39,8 @@ function buildLeakError(leak: Leak, index: number, total: number, scope: Scope, 
     `  now:     ${state}`,
     `  created: ${created}${frames.length === 0 && fallback.length === 0 ? ' (no JavaScript stack: Node created it natively)' : ''}`,
     ...(fallback.length > 0 ? ['           (no stack of its own; the frames below are where its server was started)'] : []),
-    `  fix:     ${description.fix} ${whereToClose(record, scope)}${description.alternative ? `, ${description.alternative}` : ''}`,
+    `  fix:     ${description.fix} ${whereToClose(record, scope)}`,
+    ...(description.alternative ? [`           ${description.alternative}`] : []),
   ].join('\n')
   const error = new LeakError(message, record.probe.kind, scope.name)
   error.stack = [`LeakError: ${message}`, ...(frames.length > 0 ? frames : fallback)].join('\n')
@@ -73,7 +74,7 @@ function describeScope(scope: Scope): string {
 
 function createdIn(record: LeakRecord, scope: Scope): string {
   if (record.owner !== scope) return `earlier, in ${describeScope(record.owner)}`
-  if (scope.kind === 'test') return 'in this test (its body, hooks or fixtures)'
+  if (scope.kind === 'test') return 'in this test'
   const where = scope.kind === 'suite' ? `of suite "${scope.name}"` : 'at the top of the file'
   switch (record.phase) {
     case 'collect':
@@ -88,7 +89,7 @@ function createdIn(record: LeakRecord, scope: Scope): string {
 }
 
 function whereToClose(record: LeakRecord, scope: Scope): string {
-  if (scope.kind === 'test') return 'before the test ends: in the test, an afterEach, or onTestFinished'
+  if (scope.kind === 'test') return 'before the test ends (in the test, an afterEach or onTestFinished)'
   if (scope.kind === 'suite') return `in an afterAll of suite "${scope.name}"`
   return record.phase === 'collect' ? 'in a top-level afterAll, or create it in a beforeAll' : 'in a top-level afterAll'
 }
