@@ -3,8 +3,7 @@
 // api.leaky.test.ts fails with exactly one LeakError of the expected kind, the clean tests in that file pass, and
 // every test in api.fixed.test.ts passes.
 import { spawn } from 'node:child_process'
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs'
 import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -47,10 +46,12 @@ if (!existsSync(vitestBin)) fail(`${relative(root, vitestBin)} is missing: run \
 
 ensurePackageLink()
 
-const tmp = mkdtempSync(join(tmpdir(), 'vitest-leaks-demo-'))
-const jsonReport = join(tmp, 'report.json')
-const hookErrorsFile = join(tmp, 'hook-errors.json')
-process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
+// kept after the run (node_modules is ignored by git), and cleared first so a stale report is never read
+const reportDir = join(exampleDir, 'node_modules', '.vitest-leaks-demo')
+const jsonReport = join(reportDir, 'report.json')
+const hookErrorsFile = join(reportDir, 'hook-errors.json')
+rmSync(reportDir, { recursive: true, force: true })
+mkdirSync(reportDir, { recursive: true })
 
 console.log(bold(`vitest-leaks demo: running the example project in ${relative(process.cwd(), exampleDir) || '.'}`))
 console.log(dim(`  ${LEAKY_FILE} holds tests that leave things open (and a few clean ones); ${FIXED_FILE} holds the same tests, fixed.`))
@@ -118,8 +119,10 @@ function isLeakError(message) {
 
 /** `HTTP server listening on 127.0.0.1:41235` from `LeakError: HTTP server listening on … outlived the test …`. */
 function headline(message) {
-  const first = message.replace(/^LeakError:\s*/, '').split('\n')[0]
-  return first.replace(/ outlived .*$/, '')
+  const text = message.replace(/^LeakError:\s*/, '')
+  const end = text.search(/ outlived |\n\s+now:|\n\s+at /)
+  const what = (end === -1 ? text.split('\n')[0] : text.slice(0, end)).replace(/\s+/g, ' ').trim()
+  return what.length > 110 ? `${what.slice(0, 109)}…` : what
 }
 
 /** `test/api.leaky.test.ts:13`, or `src/app.ts:167 ← test/api.leaky.test.ts:85` when created in a helper. */
