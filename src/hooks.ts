@@ -9,6 +9,7 @@ interface TaskLike {
   name: string
   type: 'test' | 'suite'
   mode: string
+  concurrent?: boolean
   suite?: TaskLike
   tasks?: TaskLike[]
   filepath?: string
@@ -21,21 +22,30 @@ interface HookContext {
 
 type SuiteHooks = Record<'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach', Function[]>
 
-/** The two runner functions the plugin needs, from wherever this Vitest version exports them. */
+/** The runner functions the plugin needs, from wherever this Vitest version exports them. */
 export interface RunnerApi {
   getCurrentSuite: () => unknown
   getHooks: (suite: never) => unknown
+  getFn: (test: never) => unknown
+  setFn: (test: never, fn: never) => void
 }
 
 /** Vitest 4.1+ has them as static methods of `TestRunner` (and deprecates `vitest/suite`); 3.2 and 4.0 only there. */
 export async function loadRunnerApi(): Promise<RunnerApi> {
-  const runner = (vitest as { TestRunner?: { getCurrentSuite?: () => unknown; getSuiteHooks?: (suite: never) => unknown } })
-    .TestRunner
-  if (typeof runner?.getCurrentSuite === 'function' && typeof runner.getSuiteHooks === 'function') {
-    return { getCurrentSuite: runner.getCurrentSuite.bind(runner), getHooks: runner.getSuiteHooks.bind(runner) }
+  const runner = (vitest as unknown as { TestRunner?: Record<string, Function | undefined> }).TestRunner
+  if (runner?.getCurrentSuite && runner.getSuiteHooks && runner.getTestFn && runner.setTestFn) {
+    return {
+      getCurrentSuite: runner.getCurrentSuite.bind(runner) as RunnerApi['getCurrentSuite'],
+      getHooks: runner.getSuiteHooks.bind(runner) as RunnerApi['getHooks'],
+      getFn: runner.getTestFn.bind(runner) as RunnerApi['getFn'],
+      setFn: runner.setTestFn.bind(runner) as RunnerApi['setFn'],
+    }
   }
-  const suite = (await import('vitest/suite')) as unknown as RunnerApi
-  return { getCurrentSuite: suite.getCurrentSuite, getHooks: suite.getHooks }
+  // Not a literal: Vitest 5 transforms the setup file with Vite, whose import analysis resolves every literal
+  // `import('…')`, even one never reached, and fails the test file because Vitest 5 has no `vitest/suite` export.
+  const specifier = 'vitest/suite'
+  const suite = (await import(/* @vite-ignore */ specifier)) as unknown as RunnerApi
+  return { getCurrentSuite: suite.getCurrentSuite, getHooks: suite.getHooks, getFn: suite.getFn, setFn: suite.setFn }
 }
 
 /** Vitest >= 4.1: the "after" half of the outermost aroundEach runs after every cleanup of the test. */
@@ -46,7 +56,7 @@ const hasAroundEach = typeof (vitest as Record<string, unknown>).aroundEach === 
  * (`collector.on`, `getHooks`) rather than through `beforeAll()`/`aroundEach()`: those parse the callback's
  * parameters for fixtures, and a setup-file hook that does not destructure its context breaks `test.extend` users.
  */
-export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks }: RunnerApi): void {
+export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, getFn, setFn }: RunnerApi): void {
   const { ledger } = runtime
   const fileScope = createScope('file', currentFilePath() ?? 'file', undefined, 'collect')
   const progress = new WeakMap<Scope, { remaining: Set<string> }>()
@@ -113,7 +123,8 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks }: R
     const parent = ledger.current
     startChild(parent)
     const scope = createScope('test', testName(task), parent, 'test')
-    ledger.current = scope
+    // a concurrent test owns only what its own async context creates (see Ledger.runIn)
+    if (!task.concurrent) ledger.current = scope
     return scope
   }
   const closeTestScope = async (task: TaskLike, scope: Scope): Promise<LeakError[]> => {
@@ -128,7 +139,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks }: R
       let failure: unknown
       let failed = false
       try {
-        await runTest()
+        await (context.task.concurrent ? ledger.runIn(scope, runTest) : runTest())
       } catch (error) {
         failed = true
         failure = error
@@ -138,8 +149,15 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks }: R
       if (errors.length > 0) throw throwable(errors)
     })
   } else {
+    // without aroundEach, a concurrent test's own function (with its fixtures) is what runs in its async context
+    const originalFns = new WeakMap<object, Function>()
     collector.on('beforeEach', (context: HookContext) => {
       const scope = openTestScope(context.task)
+      if (context.task.concurrent) {
+        const original = originalFns.get(context.task) ?? (getFn(context.task as never) as Function)
+        originalFns.set(context.task, original)
+        setFn(context.task as never, ((...args: unknown[]) => ledger.runIn(scope, () => original(...args))) as never)
+      }
       if (typeof context.onTestFinished !== 'function') {
         reportInternalError(runtime, new Error('context.onTestFinished is missing: this Vitest version is not supported'))
         return

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Probe } from './probes/probe.js'
 import { captureCallSites, isCreatedByVitest, type CallSites } from './stack.js'
 
@@ -37,7 +38,13 @@ export function createScope(kind: Scope['kind'], name: string, parent: Scope | u
  * nothing is counted twice and a neighbour is never blamed for another scope's resource.
  */
 export class Ledger {
-  current: Scope
+  #current: Scope
+  /**
+   * Concurrent tests run interleaved, so "the test running now" is only known per async context. AsyncLocalStorage
+   * gives that, but on Node 20 and 22 it enables promise hooks for the whole worker (await-heavy code gets several
+   * times slower), so it is created only when a file has concurrent tests.
+   */
+  #async: AsyncLocalStorage<Scope> | undefined
   /** Called (by the runtime: once, on stderr) when tracking itself fails; the user's call goes on regardless. */
   onInternalError: (error: unknown) => void = () => {}
   /** Resources alive but not their owner's to close (idle sockets in a shared keep-alive pool), re-judged by every check. */
@@ -45,7 +52,22 @@ export class Ledger {
   readonly #byResource = new WeakMap<object, LeakRecord>()
 
   constructor(root: Scope) {
-    this.current = root
+    this.#current = root
+  }
+
+  /** The owner of a resource created now: the concurrent test whose async context this is, else the running scope. */
+  get current(): Scope {
+    return this.#async?.getStore() ?? this.#current
+  }
+
+  set current(scope: Scope) {
+    this.#current = scope
+  }
+
+  /** Runs a concurrent test's body, hooks and fixtures with `scope` as the owner of what they create. */
+  runIn<T>(scope: Scope, fn: () => T): T {
+    this.#async ??= new AsyncLocalStorage<Scope>()
+    return this.#async.run(scope, fn)
   }
 
   /**

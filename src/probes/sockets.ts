@@ -111,6 +111,11 @@ export const socketsProbe: Probe<Socket> = {
     if (pool) {
       return { status: pool.owner === ctx.scope ? 'open' : 'pooled' }
     }
+    // a pooled connection made busy by another (concurrent) test's request is that test's to report
+    const use = socketsProbe.lastUse!(socket)
+    if (use && use.owner !== ctx.scope && ctx.ledger.recordOf(socket)?.owner !== ctx.scope && isBusyRequest(socket)) {
+      return { status: 'pooled' }
+    }
     if (socket.server) {
       const peer = peerOf(socket, ctx)
       if (peer) {
@@ -187,6 +192,10 @@ export const socketsProbe: Probe<Socket> = {
     }
     return parts
   },
+}
+
+function isBusyRequest(socket: Socket): boolean {
+  return socket._httpMessage instanceof http.ClientRequest || undiciSockets.has(socket)
 }
 
 function isGlobalAgent(agent: http.Agent): boolean {
