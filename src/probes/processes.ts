@@ -44,6 +44,8 @@ export const processesProbe: Probe<ChildProcess> = {
   },
 }
 
+/** One line: a `node -e` script spans many. */
 function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text
+  const line = text.replace(/\s+/g, ' ').trim()
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line
 }

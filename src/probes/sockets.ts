@@ -229,8 +229,8 @@ function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefin
   if (candidate && candidate.localPort === socket.remotePort) return candidate
   // rebuild lazily: only sockets judged in this process can be peers
   byLocalAddress.clear()
-  for (const scope of scopesOf(ctx.scope)) {
-    for (const record of scope.records) {
+  for (const records of [...[...scopesOf(ctx.scope)].map((s) => s.records), ctx.ledger.pooled]) {
+    for (const record of records) {
       const other = record.resource as Socket
       if (record.probe !== socketsProbe || other.destroyed || other.server) continue
       if (other.localPort !== undefined) byLocalAddress.set(`${other.localAddress}|${other.localPort}`, other)
