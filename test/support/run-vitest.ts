@@ -56,13 +56,16 @@ export function linkPackage(into: string): void {
   symlinkSync(ROOT, link, 'dir')
 }
 
+let runs = 0
+
 /** Runs real Vitest on a fixture project and returns which tests and suites failed, with their errors. */
 export async function runVitest(fixture: string, options: RunOptions = {}): Promise<RunOutcome> {
   const cwd = options.cwd ?? join(FIXTURES, fixture)
   linkPackage(FIXTURES)
   const outDir = join(ROOT, '.tmp/outcomes')
   mkdirSync(outDir, { recursive: true })
-  const outcomeFile = join(outDir, `${fixture.replace(/[^\w-]/g, '_')}-${process.pid}-${Date.now()}.json`)
+  // a counter too: runs started in the same millisecond (concurrent runs of one fixture) must not share a file
+  const outcomeFile = join(outDir, `${fixture.replace(/[^\w-]/g, '_')}-${process.pid}-${Date.now()}-${++runs}.json`)
   const cli = options.vitestCli ?? join(ROOT, 'node_modules/vitest/vitest.mjs')
   const args = [cli, 'run', '--reporter=default', `--reporter=${REPORTER}`, ...(options.args ?? []), ...(options.files ?? [])]
   const started = performance.now()
