@@ -1,6 +1,6 @@
 import * as vitest from 'vitest'
 import { createScope, type Scope } from './ledger.js'
-import { checkScope, reportInternalError, type Runtime } from './runtime.js'
+import { checkScope, reportInternalError, type Runtime, type ScopeFile } from './runtime.js'
 import type { LeakError } from './report/leak-error.js'
 
 // The runner's task objects, as much of them as the plugin reads (the type names differ between Vitest 3, 4 and 5).
@@ -9,6 +9,8 @@ interface TaskLike {
   name: string
   type: 'test' | 'suite'
   mode: string
+  meta: Record<string, unknown>
+  file?: TaskLike
   concurrent?: boolean
   suite?: TaskLike
   tasks?: TaskLike[]
@@ -83,7 +85,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
   }
   const closeSuiteScope = async (suite: TaskLike, scope: Scope) => {
     const parent = scope.parent
-    const errors = await checkScope(runtime, scope)
+    const errors = await checkScope(runtime, scope, suite, scopeFile(suite))
     if (parent) ledger.current = parent
     endChild(parent, suite)
     if (errors.length > 0) throw throwable(errors)
@@ -128,7 +130,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
     return scope
   }
   const closeTestScope = async (task: TaskLike, scope: Scope): Promise<LeakError[]> => {
-    const errors = await checkScope(runtime, scope)
+    const errors = await checkScope(runtime, scope, task, scopeFile(task))
     endChild(scope.parent, task)
     return errors
   }
@@ -193,7 +195,12 @@ function testName(task: TaskLike): string {
 
 interface WorkerState {
   filepath?: string
-  config?: { sequence?: { hooks?: string } }
+  config?: { root?: string; sequence?: { hooks?: string } }
+}
+
+function scopeFile(task: TaskLike): ScopeFile {
+  const path = task.filepath ?? task.file?.filepath ?? currentFilePath() ?? ''
+  return { path, root: workerState()?.config?.root ?? process.cwd() }
 }
 
 function workerState(): WorkerState | undefined {

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
+import type { IgnoreRule } from './options.js'
 import type { Probe } from './probes/probe.js'
 import { captureCallSites, isCreatedByVitest, type CallSites } from './stack.js'
 
@@ -11,6 +12,8 @@ export interface Scope {
   /** What was running in this scope when a resource was created, for suite and file messages. */
   phase: ScopePhase
   records: Set<LeakRecord>
+  /** Ignore rules added by `ignoreLeaks()` while this scope ran; they apply to it and to the scopes inside it. */
+  ignore: IgnoreRule[]
   /** Number of records after which closed ones are dropped, so a test creating many short-lived timers stays small. */
   pruneAt: number
 }
@@ -30,7 +33,7 @@ export interface LeakRecord<R extends object = object> {
 const PRUNE_START = 256
 
 export function createScope(kind: Scope['kind'], name: string, parent: Scope | undefined, phase: ScopePhase): Scope {
-  return { kind, name, parent, phase, records: new Set(), pruneAt: PRUNE_START }
+  return { kind, name, parent, phase, records: new Set(), ignore: [], pruneAt: PRUNE_START }
 }
 
 /**

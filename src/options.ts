@@ -12,19 +12,61 @@ export interface LeaksOptions {
   settleTimeout?: number
   /** After reporting, close what leaked so the next test starts clean. Default true. */
   cleanup?: boolean
+  /**
+   * `fail` (default): a leak fails its test, suite or file. `warn`: leaks are reported in the summary, nothing fails.
+   * `off`: nothing is installed. The environment variable `VITEST_LEAKS=fail|warn|off` overrides it for one run.
+   */
+  mode?: LeakMode
+  /** Leaks that are known and accepted, each with the reason why. */
+  ignore?: IgnoreRule[]
+  /** Write a machine-readable report of every leak to this JSON file at the end of the run. */
+  report?: string
+  /**
+   * A JSON file of known leaks for gradual adoption: leaks recorded in it do not fail. Record today's leaks with
+   * `VITEST_LEAKS_BASELINE=update npx vitest run`.
+   */
+  baseline?: string
+}
+
+export const LEAK_MODES = ['fail', 'warn', 'off'] as const
+export type LeakMode = (typeof LEAK_MODES)[number]
+
+/**
+ * One accepted leak pattern. Every field given must match; `reason` is required and shown in the summary.
+ * `stack` matches the creation stack (e.g. a library's path), `test` the full test name (`suite > test`).
+ */
+export interface IgnoreRule {
+  kind?: LeakKind
+  stack?: string | RegExp
+  test?: string | RegExp
+  reason: string
 }
 
 export interface ResolvedOptions {
   kinds: LeakKind[]
   settleTimeout: number
   cleanup: boolean
+  mode: LeakMode
+  ignore: IgnoreRule[]
+  report: string | undefined
+  baseline: string | undefined
+  /** `VITEST_LEAKS_BASELINE=update`: record every leak into the baseline file, fail nothing. */
+  updateBaseline: boolean
 }
 
 export const DEFAULT_OPTIONS: ResolvedOptions = {
   kinds: [...LEAK_KINDS],
   settleTimeout: 300,
   cleanup: true,
+  mode: 'fail',
+  ignore: [],
+  report: undefined,
+  baseline: undefined,
+  updateBaseline: false,
 }
+
+/** Option names a user may pass (the resolved object has more). */
+const OPTION_NAMES = ['kinds', 'settleTimeout', 'cleanup', 'mode', 'ignore', 'report', 'baseline']
 
 const SETTLE_TIMEOUT_MAX = 60_000
 
@@ -44,20 +86,27 @@ function describeValue(value: unknown): string {
   return `${typeof value} ${String(value)}`
 }
 
-/** Validates user options once, at config time, so a typo fails the run before any test starts. */
-export function resolveOptions(input: unknown): ResolvedOptions {
-  if (input === undefined) return { ...DEFAULT_OPTIONS, kinds: [...DEFAULT_OPTIONS.kinds] }
+/**
+ * Validates user options once, at config time, so a typo fails the run before any test starts; then applies the
+ * environment variables for one run (`VITEST_LEAKS`, `VITEST_LEAKS_BASELINE`).
+ */
+export function resolveOptions(input: unknown, env: Record<string, string | undefined> = process.env): ResolvedOptions {
+  return applyEnvironment(resolveUserOptions(input), env)
+}
+
+function resolveUserOptions(input: unknown): ResolvedOptions {
+  if (input === undefined) return { ...DEFAULT_OPTIONS, kinds: [...DEFAULT_OPTIONS.kinds], ignore: [] }
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new LeaksOptionsError(`vitest-leaks: options must be an object like { kinds, settleTimeout, cleanup }; got ${describeValue(input)}.`)
+    throw new LeaksOptionsError(`vitest-leaks: options must be an object like { kinds, settleTimeout, mode }; got ${describeValue(input)}.`)
   }
-  const known = Object.keys(DEFAULT_OPTIONS)
+  const known = OPTION_NAMES
   for (const key of Object.keys(input)) {
     if (!known.includes(key)) {
       throw new LeaksOptionsError(`vitest-leaks: unknown option \`${key}\`. Accepted options: ${known.join(', ')}.`)
     }
   }
   const options = input as LeaksOptions
-  const resolved: ResolvedOptions = { ...DEFAULT_OPTIONS, kinds: [...DEFAULT_OPTIONS.kinds] }
+  const resolved: ResolvedOptions = { ...DEFAULT_OPTIONS, kinds: [...DEFAULT_OPTIONS.kinds], ignore: [] }
 
   if (options.kinds !== undefined) {
     const accepted = `an array of ${LEAK_KINDS.map((k) => `'${k}'`).join(', ')}`
@@ -78,5 +127,66 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     if (typeof options.cleanup !== 'boolean') fail('cleanup', 'true or false', options.cleanup)
     resolved.cleanup = options.cleanup
   }
+  if (options.mode !== undefined) {
+    if (!(LEAK_MODES as readonly unknown[]).includes(options.mode)) fail('mode', `one of ${LEAK_MODES.map((m) => `'${m}'`).join(', ')}`, options.mode)
+    resolved.mode = options.mode
+  }
+  if (options.ignore !== undefined) {
+    if (!Array.isArray(options.ignore)) fail('ignore', 'an array of rules like { kind, stack, test, reason }', options.ignore)
+    resolved.ignore = options.ignore.map((rule, index) => validateIgnoreRule(rule, `ignore[${index}]`))
+  }
+  for (const name of ['report', 'baseline'] as const) {
+    const value = options[name]
+    if (value === undefined) continue
+    if (typeof value !== 'string' || value.trim() === '') fail(name, 'a file path (a non-empty string)', value)
+    resolved[name] = value
+  }
   return resolved
+}
+
+const RULE_FIELDS = ['kind', 'stack', 'test', 'reason']
+
+/** Checks one ignore rule, from the config or from `ignoreLeaks()` in a test. */
+export function validateIgnoreRule(rule: unknown, where: string): IgnoreRule {
+  if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
+    fail(where, 'a rule like { kind, stack, test, reason }', rule)
+  }
+  for (const key of Object.keys(rule)) {
+    if (!RULE_FIELDS.includes(key)) {
+      throw new LeaksOptionsError(`vitest-leaks: unknown field \`${key}\` in ${where}. Accepted fields: ${RULE_FIELDS.join(', ')}.`)
+    }
+  }
+  const { kind, stack, test, reason } = rule as Partial<IgnoreRule>
+  if (typeof reason !== 'string' || reason.trim() === '') fail(`${where}.reason`, 'a non-empty string saying why the leak is accepted', reason)
+  if (kind !== undefined && !(LEAK_KINDS as readonly unknown[]).includes(kind)) {
+    fail(`${where}.kind`, `one of ${LEAK_KINDS.map((k) => `'${k}'`).join(', ')}`, kind)
+  }
+  for (const [field, value] of [['stack', stack], ['test', test]] as const) {
+    if (value !== undefined && typeof value !== 'string' && !(value instanceof RegExp)) fail(`${where}.${field}`, 'a string or a RegExp', value)
+  }
+  if (kind === undefined && stack === undefined && test === undefined) {
+    fail(where, 'a rule with at least one of kind, stack or test (a rule matching everything would hide every leak)', rule)
+  }
+  return { kind, stack, test, reason }
+}
+
+function applyEnvironment(options: ResolvedOptions, env: Record<string, string | undefined>): ResolvedOptions {
+  const mode = env.VITEST_LEAKS
+  if (mode !== undefined && mode !== '') {
+    if (!(LEAK_MODES as readonly string[]).includes(mode)) {
+      throw new LeaksOptionsError(`vitest-leaks: environment variable VITEST_LEAKS must be one of ${LEAK_MODES.join(', ')}; got ${JSON.stringify(mode)}.`)
+    }
+    options.mode = mode as LeakMode
+  }
+  const baseline = env.VITEST_LEAKS_BASELINE
+  if (baseline !== undefined && baseline !== '') {
+    if (baseline !== 'update') {
+      throw new LeaksOptionsError(`vitest-leaks: environment variable VITEST_LEAKS_BASELINE accepts only "update"; got ${JSON.stringify(baseline)}.`)
+    }
+    if (!options.baseline) {
+      throw new LeaksOptionsError('vitest-leaks: VITEST_LEAKS_BASELINE=update needs the `baseline` option, the file to record the leaks into (e.g. leaks({ baseline: "leaks-baseline.json" })).')
+    }
+    options.updateBaseline = true
+  }
+  return options
 }

@@ -1,7 +1,11 @@
+import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { resolveOptions, type LeaksOptions, type ResolvedOptions } from './options.js'
-import { PROVIDE_KEY } from './provide.js'
+import { LeaksOptionsError, resolveOptions, type LeaksOptions, type ResolvedOptions } from './options.js'
+import type { Baseline } from './policy.js'
+import { PROVIDE_KEY, type ProvidedConfig } from './provide.js'
+import { LeaksReporter } from './reporter.js'
 
 const SETUP_FILE = fileURLToPath(new URL('./setup.js', import.meta.url))
 const SUPPORTED = 'Vitest 3.2, 4.x or 5.x'
@@ -22,24 +26,35 @@ interface ProjectLike {
 export interface LeaksPlugin {
   name: 'vitest-leaks'
   config: (config: { test?: TestConfigLike; root?: string }) => void
-  configureVitest: (context: { project: ProjectLike; vitest: { version?: string } }) => void
+  configureVitest: (context: { project: ProjectLike; vitest: VitestLike }) => void
+}
+
+interface VitestLike {
+  version?: string
+  config: { root: string; reporters: unknown[] }
 }
 
 /**
- * The one line: `plugins: [leaks()]`. Adds the setup file first in every project (so its hooks wrap the user's) and
- * hands the validated options to the workers. Bad options throw here, before any test runs.
+ * The one line: `plugins: [leaks()]`. Adds the setup file first in every project (so its hooks wrap the user's),
+ * hands the validated options (and the baseline) to the workers, and adds the reporter that prints the summary.
+ * Bad options throw here, before any test runs.
  */
 export function leaks(options?: LeaksOptions): LeaksPlugin {
   const resolved = resolveOptions(options)
+  let provided: ProvidedConfig | undefined
+  const provide = (root: string): ProvidedConfig => (provided ??= { options: resolved, baseline: loadBaseline(resolved, root) })
+  const reported = new WeakSet<object>()
   return {
     name: 'vitest-leaks',
     config(config) {
+      if (resolved.mode === 'off') return
       assertSupportedVitest(config.root)
       config.test ??= {}
-      addSetupFile(config.test, resolved)
+      addSetupFile(config.test, provide(resolve(config.root ?? process.cwd())))
     },
     // Vitest 5 inline `test.projects` capture their config before user plugins run: reach them here too.
     configureVitest({ project, vitest }) {
+      if (resolved.mode === 'off') return
       if (vitest.version) assertVersion(vitest.version)
       if (project.config.browser?.enabled) {
         warnOnce(`vitest-leaks: project "${project.name ?? project.config.name ?? ''}" runs in browser mode, where there are no Node resources to check; the plugin does nothing there.`)
@@ -47,15 +62,44 @@ export function leaks(options?: LeaksOptions): LeaksPlugin {
         return
       }
       if (!project.config.setupFiles.includes(SETUP_FILE)) project.config.setupFiles.unshift(SETUP_FILE)
-      project.provide(PROVIDE_KEY, resolved)
+      const config = provide(vitest.config.root)
+      project.provide(PROVIDE_KEY, config)
+      if (!reported.has(vitest)) {
+        reported.add(vitest)
+        // pushed here, it survives a `--reporter` on the command line
+        vitest.config.reporters.push(new LeaksReporter(resolved, vitest.config.root, config.baseline))
+      }
     },
   }
 }
 
-function addSetupFile(test: TestConfigLike, options: ResolvedOptions): void {
+function addSetupFile(test: TestConfigLike, config: ProvidedConfig): void {
   const files = test.setupFiles === undefined ? [] : Array.isArray(test.setupFiles) ? test.setupFiles : [test.setupFiles]
   test.setupFiles = [SETUP_FILE, ...files.filter((file) => file !== SETUP_FILE && file !== 'vitest-leaks/setup')]
-  test.provide = { ...test.provide, [PROVIDE_KEY]: options }
+  test.provide = { ...test.provide, [PROVIDE_KEY]: config }
+}
+
+/** The known leaks; a missing file is an error unless this run records it (`VITEST_LEAKS_BASELINE=update`). */
+function loadBaseline(options: ResolvedOptions, root: string): Baseline | undefined {
+  if (!options.baseline) return undefined
+  const path = resolve(root, options.baseline)
+  if (!existsSync(path)) {
+    if (options.updateBaseline) return undefined
+    throw new LeaksOptionsError(
+      `vitest-leaks: the baseline file ${options.baseline} (option \`baseline\`) does not exist. Record today's leaks into it with: VITEST_LEAKS_BASELINE=update npx vitest run`,
+    )
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (error) {
+    throw new LeaksOptionsError(`vitest-leaks: the baseline file ${options.baseline} is not valid JSON (${(error as Error).message}).`)
+  }
+  const baseline = parsed as Baseline
+  if (baseline?.version !== 1 || !Array.isArray(baseline.leaks)) {
+    throw new LeaksOptionsError(`vitest-leaks: the baseline file ${options.baseline} is not a vitest-leaks baseline ({ "version": 1, "leaks": [...] }); record it again with VITEST_LEAKS_BASELINE=update npx vitest run.`)
+  }
+  return baseline
 }
 
 const warned = new Set<string>()

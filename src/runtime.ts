@@ -1,9 +1,12 @@
 import timers from 'node:timers'
 import { closeLeaks, findLeaks } from './check.js'
 import { Ledger, createScope, type Scope } from './ledger.js'
-import type { ResolvedOptions } from './options.js'
+import type { IgnoreRule, ResolvedOptions } from './options.js'
 import { PROBES } from './probes/index.js'
-import { buildLeakErrors, type LeakError } from './report/leak-error.js'
+import { judgeLeak, type LeakEntry } from './policy.js'
+import { META_KEY } from './provide.js'
+import { describeLeaks, type LeakError } from './report/leak-error.js'
+import { parseFrame } from './stack.js'
 
 /** Node's own timers, captured before the timers probe wraps them and out of reach of fake timers. */
 export interface RealTimers {
@@ -17,12 +20,31 @@ export interface Runtime {
   options: ResolvedOptions
   timers: RealTimers
   internalErrorShown: boolean
+  /** Known leaks from the baseline file: key → how many; and how many of them this worker has met. */
+  baseline: Map<string, number>
+  baselineUsed: Map<string, number>
   uninstall: () => void
+}
+
+/** The task a scope belongs to, as much as the check needs: its meta carries the leaks to the reporter. */
+export interface ScopeTask {
+  meta: Record<string, unknown>
+}
+
+/** Where the leaks of a scope are filed: the test file and the project root, for relative paths. */
+export interface ScopeFile {
+  path: string
+  root: string
 }
 
 // Setup files run again for every test file in a worker (and may be evaluated as a fresh module each time): the
 // runtime lives on `process`, which is shared by every module instance and every vm context of the worker.
 const RUNTIME = Symbol.for('vitest-leaks.runtime')
+
+/** The worker's runtime if the plugin is active in this worker. */
+export function peekRuntime(): Runtime | undefined {
+  return (process as unknown as Record<symbol, Runtime | undefined>)[RUNTIME]
+}
 
 export function getRuntime(options: ResolvedOptions): Runtime {
   const host = process as unknown as Record<symbol, Runtime | undefined>
@@ -36,6 +58,8 @@ export function getRuntime(options: ResolvedOptions): Runtime {
     options,
     timers: realTimers,
     internalErrorShown: false,
+    baseline: new Map(),
+    baselineUsed: new Map(),
     uninstall: () => {
       for (const fn of undo.reverse()) fn()
       host[RUNTIME] = undefined
@@ -55,22 +79,53 @@ export function getRuntime(options: ResolvedOptions): Runtime {
 }
 
 /**
- * Ends a scope: waits for what is closing, reports what is left as errors, closes it (option `cleanup`), and hands
- * ownership back to the parent scope. An internal error is shown once and never fails the user's test.
+ * Ends a scope: waits for what is closing, decides what each leftover does (fail, warn, ignored, baselined), files
+ * them all in the task's meta for the reporter, closes them (option `cleanup`), and hands ownership back to the
+ * parent scope. Returns the errors that fail the scope. An internal error is shown once and never fails a test.
  */
-export async function checkScope(runtime: Runtime, scope: Scope): Promise<LeakError[]> {
+export async function checkScope(runtime: Runtime, scope: Scope, task: ScopeTask, file: ScopeFile): Promise<LeakError[]> {
   const { ledger, options } = runtime
   if (ledger.current === scope && scope.parent) ledger.current = scope.parent
   try {
     const leaks = await findLeaks(scope, ledger, options, runtime.timers)
     if (leaks.length === 0) return []
-    const errors = buildLeakErrors(leaks, scope, { scope, ledger })
+    const rules = [...options.ignore, ...inheritedRules(scope)]
+    const failing: LeakError[] = []
+    const entries: LeakEntry[] = []
+    for (const leak of describeLeaks(leaks, scope, { scope, ledger })) {
+      const location = leak.frames.map(parseFrame).find((frame) => frame !== undefined)
+      const entry: Omit<LeakEntry, 'status'> = {
+        kind: leak.kind,
+        what: leak.what,
+        state: leak.state,
+        owner: scope.kind,
+        name: scope.kind === 'file' ? '' : scope.name,
+        file: relativePath(file.root, file.path),
+        ...(location ? { location: { ...location, file: relativePath(file.root, location.file) } } : {}),
+      }
+      const verdict = judgeLeak(entry, leak.frames.join('\n'), rules, options, runtime.baseline, runtime.baselineUsed)
+      entries.push({ ...entry, ...verdict })
+      if (verdict.status === 'failed') failing.push(leak.error)
+    }
+    const filed = (task.meta[META_KEY] as LeakEntry[] | undefined) ?? []
+    task.meta[META_KEY] = [...filed, ...entries]
     if (options.cleanup) closeLeaks(leaks)
-    return errors
+    return failing
   } catch (error) {
     reportInternalError(runtime, error)
     return []
   }
+}
+
+function inheritedRules(scope: Scope): IgnoreRule[] {
+  const rules: IgnoreRule[] = []
+  for (let s: Scope | undefined = scope; s; s = s.parent) rules.push(...s.ignore)
+  return rules
+}
+
+function relativePath(root: string, path: string): string {
+  const relative = path.startsWith(`${root}/`) ? path.slice(root.length + 1) : path
+  return relative.split('\\').join('/')
 }
 
 export function reportInternalError(runtime: Runtime, error: unknown): void {

@@ -4,24 +4,29 @@
  */
 import { inject } from 'vitest'
 import { loadRunnerApi, registerHooks } from './hooks.js'
-import { DEFAULT_OPTIONS, resolveOptions, type ResolvedOptions } from './options.js'
-import { PROVIDE_KEY } from './provide.js'
+import { resolveOptions } from './options.js'
+import { baselineCounts } from './policy.js'
+import { PROVIDE_KEY, type ProvidedConfig } from './provide.js'
 import { getRuntime, reportInternalError } from './runtime.js'
 
-function readOptions(): ResolvedOptions {
-  let provided: unknown
+function readConfig(): ProvidedConfig {
+  let provided: ProvidedConfig | undefined
   try {
-    provided = (inject as (key: string) => unknown)(PROVIDE_KEY)
+    provided = (inject as (key: string) => ProvidedConfig | undefined)(PROVIDE_KEY)
   } catch {
     provided = undefined
   }
-  // validated by the plugin at config time; checked again in case the setup file is used with a hand-made provide
-  return provided === undefined ? DEFAULT_OPTIONS : resolveOptions(provided)
+  // without the plugin (`setupFiles: ['vitest-leaks/setup']`): default options, and the environment variables
+  return provided ?? { options: resolveOptions(undefined), baseline: undefined }
 }
 
-const runtime = getRuntime(readOptions())
-try {
-  registerHooks(runtime, await loadRunnerApi())
-} catch (error) {
-  reportInternalError(runtime, error)
+const config = readConfig()
+if (config.options.mode !== 'off') {
+  const runtime = getRuntime(config.options)
+  if (runtime.baseline.size === 0) runtime.baseline = baselineCounts(config.baseline)
+  try {
+    registerHooks(runtime, await loadRunnerApi())
+  } catch (error) {
+    reportInternalError(runtime, error)
+  }
 }

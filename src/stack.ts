@@ -115,3 +115,11 @@ export function libraryOf(sites: CallSites | undefined): string | undefined {
   }
   return undefined
 }
+
+/** The file, line and column of a printed frame (`    at fn (/abs/file.ts:12:3)` or `    at /abs/file.ts:12:3`). */
+export function parseFrame(line: string): { file: string; line: number; column: number } | undefined {
+  const match = /\(?((?:file:\/\/)?[^()\s][^()]*?):(\d+):(\d+)\)?\s*$/.exec(line.replace(/^\s*at\s+/, ''))
+  if (!match) return undefined
+  const file = match[1]!.startsWith('file://') ? safeFileURLToPath(match[1]!) : match[1]!
+  return { file, line: Number(match[2]), column: Number(match[3]) }
+}

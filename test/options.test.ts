@@ -24,7 +24,7 @@ describe('setup', () => {
 
 describe('bad options fail the run at startup, naming the option and what is accepted', () => {
   test.each([
-    ['unknown-option.config.ts', 'vitest-leaks: unknown option `kind`. Accepted options: kinds, settleTimeout, cleanup.'],
+    ['unknown-option.config.ts', 'vitest-leaks: unknown option `kind`. Accepted options: kinds, settleTimeout, cleanup, mode, ignore, report, baseline.'],
     [
       'bad-kind.config.ts',
       "vitest-leaks: option `kinds` must be an array of 'servers', 'sockets', 'udp', 'timers', 'processes', 'workers', 'watchers'; got \"files\".",

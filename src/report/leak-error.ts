@@ -1,6 +1,7 @@
 import type { Leak } from '../check.js'
 import type { JudgeContext } from '../probes/probe.js'
 import type { LeakRecord, Scope } from '../ledger.js'
+import type { LeakKind } from '../options.js'
 import { formatCallSites, libraryOf } from '../stack.js'
 
 /** One leftover resource. Its stack is where the resource was created, so Vitest draws the code frame there. */
@@ -15,11 +16,21 @@ export class LeakError extends Error {
   }
 }
 
-export function buildLeakErrors(leaks: Leak[], scope: Scope, ctx: JudgeContext): LeakError[] {
-  return leaks.map((leak, index) => buildLeakError(leak, index, leaks.length, scope, ctx))
+/** A leak put into words: the error to throw, and what the summary and the report file need. */
+export interface DescribedLeak {
+  error: LeakError
+  kind: LeakKind
+  what: string
+  state: string
+  /** The creation frames as printed (`    at fn (/abs/file.ts:12:3)`), for ignore rules and the location. */
+  frames: string[]
 }
 
-function buildLeakError(leak: Leak, index: number, total: number, scope: Scope, ctx: JudgeContext): LeakError {
+export function describeLeaks(leaks: Leak[], scope: Scope, ctx: JudgeContext): DescribedLeak[] {
+  return leaks.map((leak, index) => describeLeak(leak, index, leaks.length, scope, ctx))
+}
+
+function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ctx: JudgeContext): DescribedLeak {
   const { record, folded } = leak
   const description = record.probe.describe(record.resource, ctx)
   let state = description.state
@@ -43,8 +54,9 @@ function buildLeakError(leak: Leak, index: number, total: number, scope: Scope, 
     ...(description.alternative ? [`           ${description.alternative}`] : []),
   ].join('\n')
   const error = new LeakError(message, record.probe.kind, scope.name)
-  error.stack = [`LeakError: ${message}`, ...(frames.length > 0 ? frames : fallback)].join('\n')
-  return error
+  const shown = frames.length > 0 ? frames : fallback
+  error.stack = [`LeakError: ${message}`, ...shown].join('\n')
+  return { error, kind: record.probe.kind, what: description.what, state, frames: shown }
 }
 
 function framesOfParts(record: LeakRecord, ctx: JudgeContext): string[] {
