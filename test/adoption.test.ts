@@ -128,6 +128,11 @@ describe('report file', () => {
   })
 })
 
+test('leaks become GitHub annotations at the line that created them', async () => {
+  const run = await runVitest('adoption', { args: ['--reporter=github-actions'], env: { GITHUB_ACTIONS: 'true' } })
+  expect(run.output).toMatch(/::error file=.*leaky\.test\.ts,title=leaky\.test\.ts > leaves a timer,line=15,column=3::LeakError: setTimeout timer \(60000 ms, callback anonymous\) outlived the test that created it/)
+})
+
 describe('baseline', () => {
   test('update records today\'s leaks; later runs fail only on new ones and say when a recorded one is gone', async () => {
     const dir = copyFixture()

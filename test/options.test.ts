@@ -30,6 +30,8 @@ describe('bad options fail the run at startup, naming the option and what is acc
       "vitest-leaks: option `kinds` must be an array of 'servers', 'sockets', 'udp', 'timers', 'processes', 'workers', 'watchers'; got \"files\".",
     ],
     ['bad-type.config.ts', 'vitest-leaks: option `settleTimeout` must be a number of milliseconds from 0 to 60000; got "100".'],
+    ['bad-mode.config.ts', "vitest-leaks: option `mode` must be one of 'fail', 'warn', 'off'; got \"strict\"."],
+    ['bad-ignore.config.ts', 'vitest-leaks: option `ignore[0].reason` must be a non-empty string saying why the leak is accepted; got undefined undefined.'],
   ])('%s', async (config, message) => {
     const run = await runVitest('options', { args: ['--config', config] })
     expect(run.exitCode).not.toBe(0)

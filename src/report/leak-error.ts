@@ -5,15 +5,10 @@ import type { LeakKind } from '../options.js'
 import { formatCallSites, libraryOf } from '../stack.js'
 
 /** One leftover resource. Its stack is where the resource was created, so Vitest draws the code frame there. */
+// No fields of its own: Vitest prints any as "Serialized Error: {...}" under every leak. The kind and owner travel
+// to the reporter in task meta instead.
 export class LeakError extends Error {
   override name = 'LeakError'
-  constructor(
-    message: string,
-    readonly kind: string,
-    readonly owner: string,
-  ) {
-    super(message)
-  }
 }
 
 /** A leak put into words: the error to throw, and what the summary and the report file need. */
@@ -53,7 +48,7 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
     `  fix:     ${description.fix} ${whereToClose(record, scope)}`,
     ...(description.alternative ? [`           ${description.alternative}`] : []),
   ].join('\n')
-  const error = new LeakError(message, record.probe.kind, scope.name)
+  const error = new LeakError(message)
   const shown = frames.length > 0 ? frames : fallback
   error.stack = [`LeakError: ${message}`, ...shown].join('\n')
   return { error, kind: record.probe.kind, what: description.what, state, frames: shown }
