@@ -24,6 +24,7 @@ const NOUNS: Record<string, [string, string]> = {
   processes: ['child process', 'child processes'],
   workers: ['worker thread', 'worker threads'],
   watchers: ['watcher', 'watchers'],
+  listeners: ['listener', 'listeners'],
   files: ['open file', 'open files'],
   descriptors: ['file descriptor', 'file descriptors'],
 }

@@ -12,10 +12,10 @@ const ownDir = dirname(fileURLToPath(import.meta.url))
  * Records where a resource is being created, as V8 call sites. Formatting is left for later (and for the few that
  * leak): it is the expensive part, and done later it goes through Vitest's source-map interceptor.
  */
-export function captureCallSites(skip: Function): CallSites | undefined {
+export function captureCallSites(skip: Function, frames = CAPTURE_LIMIT): CallSites | undefined {
   const limit = Error.stackTraceLimit
   const prepare = Error.prepareStackTrace
-  Error.stackTraceLimit = CAPTURE_LIMIT
+  Error.stackTraceLimit = frames
   Error.prepareStackTrace = returnCallSites
   const holder: { stack?: unknown } = {}
   try {

@@ -1,4 +1,5 @@
 import type { LeakKind } from '../options.js'
+import { listenersProbe } from './listeners.js'
 import type { Probe } from './probe.js'
 import { processesProbe } from './processes.js'
 import { serversProbe } from './servers.js'
@@ -17,4 +18,5 @@ export const PROBES: Record<LeakKind, Probe> = {
   processes: processesProbe,
   workers: workersProbe,
   watchers: watchersProbe,
+  listeners: listenersProbe,
 }

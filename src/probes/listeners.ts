@@ -1,0 +1,167 @@
+import { EventEmitter, getEventListeners } from 'node:events'
+import type { Ledger, Scope } from '../ledger.js'
+import { captureCallSites } from '../stack.js'
+import type { Probe } from './probe.js'
+
+/** One listener added during a scope to an emitter or event target that was created before that scope began. */
+interface Listener {
+  target: EventEmitter | EventTarget
+  type: string | symbol
+  /** Exactly what was passed to `on`/`addEventListener` (for `once`, Node's wrapper, whose `.listener` is the user's). */
+  listener: unknown
+}
+
+const PATCHED = Symbol.for('vitest-leaks.listeners.original')
+
+/**
+ * The scope each emitter or event target was created in (EventEmitter.init runs in every emitter's constructor; an
+ * AbortSignal is stamped when its controller hands it out). One never seen is older than the plugin: `process`,
+ * emitters of modules loaded earlier.
+ */
+const createdIn = new WeakMap<object, Scope>()
+
+/**
+ * Listeners left on long-lived emitters: `process` (signals, 'exit', 'unhandledRejection'...), module-level
+ * EventEmitters, long-lived AbortSignals and other EventTargets. The listener itself is passed through untouched —
+ * never wrapped — so `listeners()`, `rawListeners()`, `off(fn)`, `once` wrappers and `removeAllListeners` keep
+ * working; only the add methods are patched, to note who added what where. A listener that Node itself or Vitest
+ * adds is not the test's.
+ */
+export const listenersProbe: Probe<Listener> = {
+  kind: 'listeners',
+
+  install(ledger: Ledger) {
+    const undo: Array<() => void> = []
+    const patch = <T extends object>(owner: T, name: keyof T & string, replacement: (original: Function) => Function) => {
+      const original = owner[name] as unknown as Function
+      if ((original as any)?.[PATCHED]) return
+      const patched = replacement(original)
+      Object.defineProperty(patched, PATCHED, { value: original })
+      ;(owner as Record<string, unknown>)[name] = patched
+      undo.push(() => {
+        if ((owner as Record<string, unknown>)[name] === patched) (owner as Record<string, unknown>)[name] = original
+      })
+    }
+
+    const note = (target: object, type: string | symbol, listener: unknown, skip: Function) => {
+      const current = ledger.current
+      const origin = createdIn.get(target)
+      // created in this very scope: its listeners go away with it
+      if (origin === current) return
+      // never constructed as an emitter (express mixes EventEmitter into its app function): first use is creation,
+      // except for `process`, which is older than everything
+      if (origin === undefined && target !== process) {
+        createdIn.set(target, current)
+        return
+      }
+      // Node's own bookkeeping (agents re-using pooled sockets, stream internals) is not the user's; EventEmitter's
+      // own helpers (`once`, `prependOnceListener`) are looked through to their caller
+      const caller = captureCallSites(skip, 6)?.find((site) => site.getFileName() !== 'node:events')
+      const file = caller?.getFileName() ?? ''
+      if (file === '' || file.startsWith('node:')) return
+      ledger.track({ target: target as Listener['target'], type, listener }, listenersProbe, skip)
+    }
+
+    patch(EventEmitter as unknown as { init: Function }, 'init', (original) =>
+      function init(this: object, ...args: unknown[]) {
+        createdIn.set(this, ledger.current)
+        return Reflect.apply(original, this, args)
+      },
+    )
+    // on and addListener are the same function in Node; once/prependOnceListener go through on/prependListener
+    for (const name of ['on', 'addListener', 'prependListener'] as const) {
+      patch(EventEmitter.prototype, name, (original) => {
+        const added = {
+          [name](this: EventEmitter, type: string | symbol, listener: unknown) {
+            const result = Reflect.apply(original, this, [type, listener])
+            note(this, type, listener, added)
+            return result
+          },
+        }[name]!
+        return added
+      })
+    }
+    patch(EventTarget.prototype, 'addEventListener', (original) =>
+      function addEventListener(this: EventTarget, type: string, listener: unknown, options?: unknown) {
+        const result = Reflect.apply(original, this, [type, listener, options])
+        if (listener != null) note(this, type, listener, addEventListener)
+        return result
+      },
+    )
+    // AbortSignals: stamped when first handed out, so a signal made in the test is the test's own
+    const signalGetter = Object.getOwnPropertyDescriptor(AbortController.prototype, 'signal')?.get
+    if (signalGetter) {
+      const signal = function signal(this: AbortController) {
+        const value = Reflect.apply(signalGetter, this, []) as AbortSignal
+        if (!createdIn.has(value)) createdIn.set(value, ledger.current)
+        return value
+      }
+      Object.defineProperty(AbortController.prototype, 'signal', { get: signal, configurable: true, enumerable: true })
+      undo.push(() => Object.defineProperty(AbortController.prototype, 'signal', { get: signalGetter, configurable: true, enumerable: true }))
+    }
+    for (const name of ['timeout', 'any', 'abort'] as const) {
+      if (typeof AbortSignal[name] !== 'function') continue
+      patch(AbortSignal as unknown as Record<string, Function>, name, (original) =>
+        function make(this: unknown, ...args: unknown[]) {
+          const value = Reflect.apply(original, this, args) as object
+          createdIn.set(value, ledger.current)
+          return value
+        },
+      )
+    }
+    return () => {
+      for (const fn of undo.reverse()) fn()
+    }
+  },
+
+  state(entry) {
+    return { status: isAttached(entry) ? 'open' : 'closed' }
+  },
+
+  describe({ target, type }) {
+    const event = typeof type === 'symbol' ? type.toString() : `'${type}'`
+    const on = targetName(target)
+    const count = countListeners(target, type)
+    const isEmitter = isEventEmitter(target)
+    const remove = isEmitter ? `${on === 'process' ? 'process' : 'emitter'}.off(${event}, listener)` : `target.removeEventListener(${event}, listener)`
+    return {
+      what: `${event} listener on ${on}`,
+      state: `still attached (${count} ${event} listener${count === 1 ? '' : 's'} on it now); it outlives the test and runs on later events`,
+      fix: `remove it with \`${remove}\``,
+      alternative: isEmitter
+        ? 'or add it with `once` if it is meant to run a single time'
+        : 'or pass `{ once: true }` or `{ signal }` when adding it',
+    }
+  },
+
+  close({ target, type, listener }) {
+    try {
+      if (isEventEmitter(target)) target.removeListener(type, listener as (...args: unknown[]) => void)
+      else target.removeEventListener(type as string, listener as EventListener)
+    } catch {
+      // a target that refuses: nothing more to do
+    }
+  },
+}
+
+/** EventEmitter instances and objects with its methods mixed in (an express app). */
+function isEventEmitter(target: Listener['target']): target is EventEmitter {
+  return typeof (target as Partial<EventEmitter>).rawListeners === 'function'
+}
+
+function isAttached({ target, type, listener }: Listener): boolean {
+  if (isEventEmitter(target)) return target.rawListeners(type).includes(listener as Function)
+  return getEventListeners(target, type as string).includes(listener as EventListener)
+}
+
+function countListeners(target: Listener['target'], type: string | symbol): number {
+  return isEventEmitter(target) ? target.listenerCount(type) : getEventListeners(target, type as string).length
+}
+
+function targetName(target: Listener['target']): string {
+  if (target === process) return 'process'
+  if (typeof AbortSignal !== 'undefined' && target instanceof AbortSignal) return 'a long-lived AbortSignal'
+  const name = target.constructor?.name
+  if (isEventEmitter(target)) return name && name !== 'EventEmitter' && name !== 'Function' ? `a long-lived ${name} (EventEmitter)` : 'a long-lived EventEmitter'
+  return name ? `a long-lived ${name} (EventTarget)` : 'a long-lived EventTarget'
+}
