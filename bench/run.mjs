@@ -9,7 +9,8 @@
 // benchmark reports, it does not assert), and 1 if any Vitest run fails, so a broken plugin is noticed.
 
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -18,6 +19,8 @@ import { fileURLToPath } from 'node:url'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SUITE_DIR = join(ROOT, 'bench', 'suite')
 const TMP = join(ROOT, '.tmp', 'bench')
+// The build every run uses: a copy of dist/ taken at the start (see vitest.leaks.config.mjs)
+const DIST_COPY = join(TMP, 'dist')
 const RESULTS_FILE = join(ROOT, '.tmp', 'bench-results.json')
 const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs')
 const TARGET = 1.05
@@ -75,7 +78,7 @@ function runOnce(variant, files, label) {
     const started = performance.now()
     const child = spawn(process.execPath, argv, {
       cwd: ROOT,
-      env: { ...process.env, ...variant.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+      env: { ...process.env, ...variant.env, VITEST_LEAKS_BENCH_DIST: DIST_COPY, FORCE_COLOR: '0', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const output = []
@@ -85,15 +88,38 @@ function runOnce(variant, files, label) {
     child.on('close', (code, signal) => {
       const ms = performance.now() - started
       if (code !== 0) {
-        const text = Buffer.concat(output).toString('utf8')
-        const error = new Error(`${label}: \`node ${argv.map((a) => relative(ROOT, a) || a).join(' ')}\` failed (${signal ?? `exit code ${code}`})`)
-        error.output = text
+        const shown = argv.map((a) => (a.startsWith(ROOT) ? relative(ROOT, a) : a)).join(' ')
+        const error = new Error(`${label}: \`node ${shown}\` failed (${signal ?? `exit code ${code}`})`)
+        error.output = [Buffer.concat(output).toString('utf8').trimEnd(), ...failuresIn(reportFile)].filter(Boolean).join('\n')
         reject(error)
         return
       }
-      resolve({ ms, files: variant.report === false ? undefined : readFileTimes(reportFile, label) })
+      try {
+        resolve({ ms, files: variant.report === false ? undefined : readFileTimes(reportFile, label) })
+      } catch (error) {
+        reject(error)
+      }
     })
   })
+}
+
+/** The failed tests and files of a Vitest JSON report, with their messages (the JSON reporter prints nothing else). */
+function failuresIn(reportFile) {
+  if (!existsSync(reportFile)) return []
+  try {
+    const report = JSON.parse(readFileSync(reportFile, 'utf8'))
+    const lines = []
+    for (const file of report.testResults) {
+      const where = relative(ROOT, file.name)
+      if (file.status === 'failed' && file.message) lines.push(`FAIL ${where}: ${file.message}`)
+      for (const test of file.assertionResults) {
+        if (test.status === 'failed') lines.push(`FAIL ${where} > ${test.fullName}\n${test.failureMessages.join('\n')}`)
+      }
+    }
+    return lines
+  } catch {
+    return []
+  }
 }
 
 /** Vitest's per-file duration (hooks and tests of the file, without process start, config and imports). */
@@ -108,6 +134,17 @@ function readFileTimes(reportFile, label) {
 
 function workloadName(file) {
   return relative(SUITE_DIR, file).replace(/\.test\.[cm]?[jt]s$/, '')
+}
+
+/** A hash of the built plugin, to notice a rebuild of dist/ during the run (its numbers would mix two builds). */
+function distFingerprint(dir = join(ROOT, 'dist')) {
+  const hash = createHash('sha256')
+  try {
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.js')).sort()) hash.update(file).update(readFileSync(join(dir, file)))
+  } catch {
+    return 'missing'
+  }
+  return hash.digest('hex').slice(0, 12)
 }
 
 function median(values) {
@@ -143,13 +180,16 @@ async function measure(label, files, rounds, warmup) {
 
 function summarize(samples) {
   const base = VARIANTS[0].name
-  const out = { samples, median: {}, ratio: {}, fileMedian: {}, fileRatio: {} }
+  // ratio: of the medians (the headline). pairedRatio: median of each round's own ratio, less sensitive to a
+  // machine whose load drifts during the run; when the two disagree a lot, the run was noisy.
+  const out = { samples, median: {}, ratio: {}, pairedRatio: {}, fileMedian: {}, fileRatio: {} }
   for (const { name } of VARIANTS) {
     out.median[name] = median(samples[name].wall)
     out.fileMedian[name] = Object.fromEntries(Object.entries(samples[name].files).map(([file, ms]) => [file, median(ms)]))
   }
   for (const { name } of VARIANTS.slice(1)) {
     out.ratio[name] = out.median[name] / out.median[base]
+    out.pairedRatio[name] = median(samples[name].wall.map((ms, i) => ms / samples[base].wall[i]))
     out.fileRatio[name] = {}
     for (const [file, ms] of Object.entries(out.fileMedian[name])) {
       const baseMs = out.fileMedian[base][file]
@@ -182,6 +222,13 @@ async function main() {
     process.exit(1)
   }
   mkdirSync(TMP, { recursive: true })
+  rmSync(DIST_COPY, { recursive: true, force: true })
+  cpSync(join(ROOT, 'dist'), DIST_COPY, { recursive: true })
+  const distBefore = distFingerprint(DIST_COPY)
+  if (distFingerprint() !== distBefore) {
+    console.error('dist/ changed while it was being copied (a build running?); run the benchmark again.')
+    process.exit(1)
+  }
   const workloads = readdirSync(SUITE_DIR)
     .filter((f) => /\.test\.[cm]?[jt]s$/.test(f))
     .sort()
@@ -192,10 +239,11 @@ async function main() {
   const base = names[0]
 
   console.log(
-    `vitest-leaks overhead: Node ${process.version}, Vitest ${vitestVersion()}, ${os.cpus().length} CPUs, ` +
+    `vitest-leaks overhead: Node ${process.version}, Vitest ${vitestVersion()}, ${os.cpus().length} CPUs, plugin build ${distBefore}, ` +
       `variants ${names.join(' / ')}; whole suite ${ROUNDS} rounds (+1 warm-up), each workload ${WORKLOAD_ROUNDS} rounds`,
   )
 
+  const loadBefore = os.loadavg()
   const suite = await measure('suite', [], ROUNDS, 1)
   const perWorkload = {}
   if (WORKLOAD_ROUNDS > 0) {
@@ -220,9 +268,15 @@ async function main() {
     console.log(table(header, fileRows))
   }
 
+  const distAfter = distFingerprint()
+  const loadAfter = os.loadavg()
   const overall = suite.ratio[names[1]]
   console.log('')
+  if (distAfter !== distBefore) console.log(`note: dist/ was rebuilt during the run; every run used the copy taken at the start (build ${distBefore})`)
+  const load = (l) => l.map((x) => x.toFixed(2)).join(' ')
+  console.log(`load average: ${load(loadBefore)} at start, ${load(loadAfter)} at end (other processes on the machine add noise)`)
   for (const n of others) {
+    console.log(`${n}/${base} paired (median of the per-round ratios, whole suite): ${ratio(suite.pairedRatio[n])}`)
     if (n !== names[1]) console.log(`${n} ratio (median, whole suite): ${ratio(suite.ratio[n])}`)
   }
   console.log(`overall ratio (median, whole suite): ${ratio(overall)} (target <= ${TARGET.toFixed(2)})`)
@@ -234,6 +288,8 @@ async function main() {
     platform: `${os.platform()} ${os.arch()}`,
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model,
+    dist: distBefore,
+    loadAverage: { start: loadBefore, end: loadAfter },
     variants: VARIANTS.map(({ name, config, args }) => ({ name, config, args })),
     baseline: base,
     rounds: { suite: ROUNDS, suiteWarmup: 1, workload: WORKLOAD_ROUNDS },
