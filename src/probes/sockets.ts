@@ -3,7 +3,7 @@ import https from 'node:https'
 import { syncBuiltinESMExports } from 'node:module'
 import net from 'node:net'
 import type { Ledger } from '../ledger.js'
-import { captureCallSites } from '../stack.js'
+import { captureCallSites, type CallSites } from '../stack.js'
 import { subscribe } from './channel.js'
 import { formatHostPort, plural } from './net-describe.js'
 import type { JudgeContext, Probe, ResourceState, Use } from './probe.js'
@@ -46,6 +46,7 @@ export const socketsProbe: Probe<Socket> = {
     const undo: Array<() => void> = []
     if (!(original as any)[PATCHED]) {
       const connect = function connect(this: Socket, ...args: unknown[]) {
+        noteClient(this)
         if (ledger.track(this, socketsProbe, connect)) targets.set(this, connectTarget(args))
         return Reflect.apply(original, this, args)
       }
@@ -249,12 +250,20 @@ function isEnding(socket: Socket): boolean {
 
 function socketState(socket: Socket): string {
   if (socket.connecting) return 'still connecting'
-  const parts: string[] = []
-  if (socket.readableEnded && !socket.writableEnded) parts.push('half-closed: the peer ended, this side never did')
-  else if (socket.writableEnded && !socket.readableEnded) parts.push('half-closed: this side ended, the peer has not')
-  else parts.push('open')
-  parts.push(`${plural(socket.bytesRead, 'byte')} read, ${plural(socket.bytesWritten ?? 0, 'byte')} written`)
-  return parts.join(', ')
+  return `${connectionState(socket)}, ${traffic(socket)}`
+}
+
+/** `open`, or which side of the connection is half-closed. */
+export function connectionState(socket: net.Socket): string {
+  if (socket.connecting) return 'still connecting'
+  if (socket.readableEnded && !socket.writableEnded) return 'half-closed: the peer closed its side and this side never did (CLOSE_WAIT)'
+  if (socket.writableEnded && !socket.readableEnded) return 'half-closed: this side ended, the peer has not'
+  if (socket.readableEnded && socket.writableEnded) return 'closing: both sides ended'
+  return 'open'
+}
+
+function traffic(socket: net.Socket): string {
+  return `${plural(socket.bytesRead, 'byte')} read, ${plural(socket.bytesWritten ?? 0, 'byte')} written`
 }
 
 function connectTarget(args: unknown[]): { path?: string; host?: string; port?: number } {
@@ -280,4 +289,143 @@ function unixPath(socket: Socket): string | undefined {
 function pendingTarget(socket: Socket): string | undefined {
   const target = targets.get(socket)
   return target?.path ?? formatHostPort(target?.host, target?.port)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The connections of one object, for `expect(server).toHaveNoOpenSockets()`. The per-test records above are dropped
+// when their scope is checked; these are kept for as long as the socket is open, whoever owns it.
+
+interface Tracked {
+  /** Each open socket, with when it was accepted or asked to connect. */
+  sockets: Map<Socket, number>
+  /** Size at which destroyed sockets are dropped, so a server with many short connections stays small. */
+  pruneAt: number
+}
+
+interface Connections {
+  /** Every socket each server accepted, tracked or not (a server started before the test, or by a library). */
+  accepted: WeakMap<object, Tracked>
+  /** Client sockets connected in this process (noticed by the sockets probe): the other end of a loopback connection. */
+  clients: Tracked
+  subscribed: boolean
+}
+
+const PRUNE_START = 64
+
+// On `process`, like the runtime: the setup file and `vitest-leaks/matchers` may be evaluated as fresh modules for
+// every test file (vm pools), and the connections a server accepted earlier must still be found.
+const CONNECTIONS = Symbol.for('vitest-leaks.sockets.connections')
+
+function connections(): Connections {
+  const host = process as unknown as Record<symbol, Connections | undefined>
+  return (host[CONNECTIONS] ??= { accepted: new WeakMap(), clients: { sockets: new Map(), pruneAt: PRUNE_START }, subscribed: false })
+}
+
+function note(tracked: Tracked, socket: Socket): void {
+  tracked.sockets.set(socket, Date.now())
+  if (tracked.sockets.size < tracked.pruneAt) return
+  prune(tracked)
+  tracked.pruneAt = Math.max(PRUNE_START, tracked.sockets.size * 2)
+}
+
+function prune(tracked: Tracked): void {
+  for (const socket of tracked.sockets.keys()) if (socket.destroyed) tracked.sockets.delete(socket)
+}
+
+function noteClient(socket: Socket): void {
+  try {
+    note(connections().clients, socket)
+  } catch {
+    // never into the user's connect()
+  }
+}
+
+/**
+ * Starts keeping every connection a server accepts (once per worker; the sockets probe needs not be installed).
+ * Sockets accepted before this are not known.
+ */
+export function trackConnections(): void {
+  const state = connections()
+  if (state.subscribed) return
+  state.subscribed = true
+  subscribe('net.server.socket', ({ socket }: { socket: Socket }) => {
+    try {
+      const server = socket.server
+      if (!server) return
+      let tracked = state.accepted.get(server)
+      if (!tracked) state.accepted.set(server, (tracked = { sockets: new Map(), pruneAt: PRUNE_START }))
+      note(tracked, socket)
+    } catch {
+      // never into Node's accept
+    }
+  })
+}
+
+/** The connections `server` accepted that are still open (not destroyed), oldest first. */
+export function openConnectionsOf(server: net.Server): net.Socket[] {
+  const tracked = connections().accepted.get(server)
+  if (!tracked) return []
+  prune(tracked)
+  return [...tracked.sockets.keys()]
+}
+
+/** One open connection, in the words of the assertion's failure. */
+export interface ConnectionInfo {
+  /** `from 127.0.0.1:51234` (a connection a server accepted) or `to 127.0.0.1:8080` (a client socket). */
+  peer: string
+  /** `open`, `half-closed: …`, `still connecting`. */
+  state: string
+  /** When it was accepted or asked to connect, if that was seen. */
+  since: number | undefined
+  bytesRead: number
+  bytesWritten: number
+  /** Where its client side was created, when that was in this process and the sockets probe saw it. */
+  clientSites: CallSites | undefined
+  /** Whether its client side is a socket of this process (a loopback connection made here). */
+  clientInProcess: boolean
+}
+
+export function connectionInfo(socket: net.Socket, ledger: Ledger | undefined): ConnectionInfo {
+  const s = socket as Socket
+  const state = connectionState(s)
+  const bytes = { bytesRead: s.bytesRead ?? 0, bytesWritten: s.bytesWritten ?? 0 }
+  if (s.server) {
+    const path = unixPath(s)
+    const client = path ? undefined : clientEnd(s)
+    return {
+      peer: path ? `over Unix socket ${path}` : `from ${formatHostPort(s.remoteAddress, s.remotePort) ?? 'an unknown address'}`,
+      state,
+      since: connections().accepted.get(s.server)?.sockets.get(s),
+      ...bytes,
+      clientSites: client && ledger?.recordOf(client)?.sites,
+      clientInProcess: client !== undefined,
+    }
+  }
+  const remote = unixPath(s) ?? formatHostPort(s.remoteAddress, s.remotePort) ?? pendingTarget(s) ?? 'an unknown address'
+  const local = formatHostPort(s.localAddress, s.localPort)
+  const record = ledger?.recordOf(s)
+  return {
+    peer: `to ${remote}${local ? ` (from ${local})` : ''}`,
+    state,
+    since: connections().clients.sockets.get(s) ?? record?.createdAt,
+    ...bytes,
+    clientSites: record?.sites,
+    clientInProcess: connections().clients.sockets.has(s) || record !== undefined,
+  }
+}
+
+/** The client socket of this process at the other end of an accepted loopback connection. */
+function clientEnd(accepted: Socket): Socket | undefined {
+  const port = accepted.remotePort
+  if (port === undefined) return undefined
+  const address = plainAddress(accepted.remoteAddress)
+  for (const client of connections().clients.sockets.keys()) {
+    if (!client.destroyed && client.localPort === port && plainAddress(client.localAddress) === address) return client
+  }
+  return undefined
+}
+
+/** `::ffff:127.0.0.1` (an IPv4 peer of a dual-stack server) is `127.0.0.1` on the client's side. */
+function plainAddress(address: string | undefined): string | undefined {
+  return address?.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address
 }
