@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup'
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/setup.ts'],
+  entry: { index: 'src/index.ts', setup: 'src/setup.ts', matchers: 'src/matchers-entry.ts' },
   format: ['esm'],
   dts: true,
   clean: true,

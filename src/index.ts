@@ -12,3 +12,5 @@ export {
 export type { Baseline, BaselineEntry, LeakEntry, LeakStatus } from './policy.js'
 export type { RunReport } from './reporter.js'
 export { LeakError } from './report/leak-error.js'
+// the matcher's types (`toHaveNoOpenSockets` on Chai.Assertion) for `"types": ["vitest-leaks"]`
+export type { NoOpenSocketsSubject } from './matchers.js'

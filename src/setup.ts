@@ -2,8 +2,9 @@
  * The per-worker entry: `setupFiles: ['vitest-leaks/setup']`, or added first by the `leaks()` plugin. Installs the
  * probes once per worker and wires the per-test, per-suite and per-file checks into this test file.
  */
-import { inject } from 'vitest'
+import { expect, inject } from 'vitest'
 import { loadRunnerApi, registerHooks } from './hooks.js'
+import { registerMatchers } from './matchers.js'
 import { resolveOptions } from './options.js'
 import { baselineCounts } from './policy.js'
 import { PROVIDE_KEY, type ProvidedConfig } from './provide.js'
@@ -19,6 +20,9 @@ function readConfig(): ProvidedConfig {
   // without the plugin (`setupFiles: ['vitest-leaks/setup']`): default options, and the environment variables
   return provided ?? { options: resolveOptions(undefined), baseline: undefined }
 }
+
+// `expect(server).toHaveNoOpenSockets()`, whatever the options (also with `mode: 'off'`)
+registerMatchers(expect)
 
 const config = readConfig()
 if (config.options.mode !== 'off') {

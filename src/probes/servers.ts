@@ -76,7 +76,7 @@ export const serversProbe: Probe<Server> = {
   },
 }
 
-function serverNoun(server: Server): string {
+export function serverNoun(server: Server): string {
   if (server instanceof https.Server) return 'HTTPS server'
   if (server instanceof http.Server) return 'HTTP server'
   const name = server.constructor?.name ?? ''

@@ -1,0 +1,33 @@
+/**
+ * `import 'vitest-leaks/matchers'` (or `setupFiles: ['vitest-leaks/matchers']`): `toHaveNoOpenSockets()` alone,
+ * without the per-test leak check. It still needs to see connections being made: it installs the sockets probe
+ * (which records where each client socket was created) but registers no per-test hooks, so nothing else is checked.
+ */
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { expect } from 'vitest'
+import { registerMatchers } from './matchers.js'
+import { DEFAULT_OPTIONS } from './options.js'
+import { getRuntime } from './runtime.js'
+
+export { toHaveNoOpenSockets } from './matchers.js'
+
+registerMatchers(expect)
+
+// When the plugin's setup file runs in this project too, it creates the runtime with the user's options (and may
+// run after this file when listed after it): leave that to it.
+if (!pluginSetupConfigured()) getRuntime({ ...DEFAULT_OPTIONS, kinds: ['sockets'] })
+
+function pluginSetupConfigured(): boolean {
+  const state = (globalThis as { __vitest_worker__?: { config?: { setupFiles?: string[] } } }).__vitest_worker__
+  const setupFile = realpath(fileURLToPath(new URL('./setup.js', import.meta.url)))
+  return (state?.config?.setupFiles ?? []).some((file) => realpath(file) === setupFile)
+}
+
+function realpath(file: string): string {
+  try {
+    return realpathSync(file)
+  } catch {
+    return file
+  }
+}
