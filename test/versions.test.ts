@@ -3,12 +3,14 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, test } from 'vitest'
 // @ts-expect-error: a plain .mjs script, no declarations
 import { installProblem, syncCopies, targetPaths, TARGETS } from '../scripts/prepare-versions.mjs'
+import { checkMatcherMarkers } from './support/matcher-markers.js'
 import { checkMarkers } from './support/markers.js'
 import { FIXTURES, runVitest, type RunOutcome } from './support/run-vitest.js'
 
-// The same checks as kinds.test.ts, on the other Vitest versions the package supports: each target's Vitest (and
-// Node) runs a copy of the fixture project against a copy of the built package, in .versions/<name>/, which
-// `node scripts/prepare-versions.mjs` installs. A target that is not installed fails here: never a silent skip.
+// The same checks as kinds.test.ts and matchers.test.ts, on the other Vitest versions the package supports: each
+// target's Vitest (and Node) runs copies of the fixture projects against a copy of the built package, in
+// .versions/<name>/, which `node scripts/prepare-versions.mjs` installs. A target that is not installed fails here:
+// never a silent skip.
 interface Target {
   name: string
   vitest: string
@@ -20,8 +22,9 @@ const files = readdirSync(join(FIXTURES, 'kinds'))
   .map((file) => file.slice(0, -'.test.ts'.length))
   .sort()
 
-type Prepared = { run: RunOutcome; fixture: string } | { missing: string }
+type Prepared = { run: RunOutcome; fixture: string; matchers: RunOutcome; standalone: RunOutcome; matchersFixture: string } | { missing: string }
 const outcomes = new Map<string, Prepared>()
+const matcherFiles = ['clients', 'graceful', 'servers']
 
 async function runTarget(target: Target): Promise<void> {
   const problem: string | undefined = installProblem(target)
@@ -33,7 +36,11 @@ async function runTarget(target: Target): Promise<void> {
   const paths = targetPaths(target)
   const fixture = join(paths.fixtures, 'kinds')
   const run = await runVitest('kinds', { cwd: fixture, node: paths.node, vitestCli: paths.vitestCli })
-  outcomes.set(target.name, { run, fixture })
+  // one Vitest at a time per target: the kinds fixture has timing-sensitive tests
+  const matchersFixture = join(paths.fixtures, 'matchers')
+  const matchers = await runVitest('matchers', { cwd: matchersFixture, node: paths.node, vitestCli: paths.vitestCli })
+  const standalone = await runVitest('matchers', { cwd: matchersFixture, node: paths.node, vitestCli: paths.vitestCli, args: ['--config', 'standalone.config.ts'] })
+  outcomes.set(target.name, { run, fixture, matchers, standalone, matchersFixture })
 }
 
 // Both runs at once by default (each is one Vitest process with its own pool; about 8 s together instead of 15 s).
@@ -44,7 +51,7 @@ beforeAll(async () => {
   else await Promise.all(targets.map(runTarget))
 })
 
-function outcomeOf(target: Target): { run: RunOutcome; fixture: string } {
+function outcomeOf(target: Target): Exclude<Prepared, { missing: string }> {
   const outcome = outcomes.get(target.name)
   if (!outcome) throw new Error(`no run for ${target.name}`)
   if ('missing' in outcome) throw new Error(outcome.missing)
@@ -65,5 +72,23 @@ describe.each(targets.map((target) => [target.name, target.vitest, target] as co
     const module = run.modules.find((m) => m.file === join(fixture, `${name}.test.ts`))
     expect(module, run.output).toBeDefined()
     expect(checkMarkers(module!)).toEqual([])
+  })
+})
+
+describe.each(targets.map((target) => [target.name, target.vitest, target] as const))('%s: expect(…).toHaveNoOpenSockets() through real Vitest %s', (_name, _version, target) => {
+  test.each(matcherFiles)('%s.test.ts: failures at the marked lines with the marked texts; the rest pass', (name) => {
+    const { matchers, matchersFixture } = outcomeOf(target)
+    expect(matchers.output).toContain(`v${target.vitest}`)
+    expect(matchers.unhandled, matchers.output).toEqual([])
+    const module = matchers.modules.find((m) => m.file === join(matchersFixture, `${name}.test.ts`))
+    expect(module, matchers.output).toBeDefined()
+    expect(checkMatcherMarkers(module!, matchersFixture)).toEqual([])
+  })
+
+  test("alone (setupFiles: ['vitest-leaks/matchers']): the matcher works and no per-test check runs", () => {
+    const { standalone, matchersFixture } = outcomeOf(target)
+    const module = standalone.modules.find((m) => m.file === join(matchersFixture, 'standalone/matchers.test.ts'))
+    expect(module, standalone.output).toBeDefined()
+    expect(checkMatcherMarkers(module!, matchersFixture)).toEqual([])
   })
 })

@@ -4,7 +4,10 @@ import { writeFileSync } from 'node:fs'
 
 function serialize(errors) {
   const out = []
-  for (const error of errors ?? []) out.push({ name: error?.name, message: error?.message ?? String(error), stack: error?.stack ?? '' })
+  for (const error of errors ?? []) {
+    const cause = error?.cause?.message
+    out.push({ name: error?.name, message: error?.message ?? String(error), stack: error?.stack ?? '', ...(cause ? { cause } : {}) })
+  }
   return out
 }
 

@@ -11,6 +11,8 @@ export interface ErrorOutcome {
   name?: string
   message: string
   stack: string
+  /** The message of its `cause`, when it has one (Vitest 3.2's `expect.poll` wraps the matcher's error in one). */
+  cause?: string
 }
 
 export interface TaskOutcome {
