@@ -1,6 +1,7 @@
 import { EventEmitter, getEventListeners } from 'node:events'
 import type { Ledger, Scope } from '../ledger.js'
 import { captureCallSites } from '../stack.js'
+import { pgListenerParkedIn } from './holders.js'
 import type { Probe } from './probe.js'
 
 /** One listener added during a scope to an emitter or event target that was created before that scope began. */
@@ -114,8 +115,13 @@ export const listenersProbe: Probe<Listener> = {
     }
   },
 
-  state(entry) {
-    return { status: isAttached(entry) ? 'open' : 'closed' }
+  state(entry, ctx) {
+    if (!isAttached(entry)) return { status: 'closed' }
+    // pg-pool's 'error' listener on each idle client is the pool's, like the idle connection itself
+    const pool = ctx && pgListenerParkedIn(entry.target, entry.listener)
+    if (pool === 'ended') return { status: 'closed' }
+    if (pool) return { status: pool.owner === ctx.scope ? 'open' : 'pooled' }
+    return { status: 'open' }
   },
 
   describe({ target, type }) {

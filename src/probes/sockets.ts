@@ -5,6 +5,7 @@ import net from 'node:net'
 import type { Ledger } from '../ledger.js'
 import { captureCallSites, type CallSites } from '../stack.js'
 import { subscribe } from './channel.js'
+import { clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
 import { formatHostPort, plural } from './net-describe.js'
 import type { JudgeContext, Probe, ResourceState, Use } from './probe.js'
 
@@ -90,10 +91,12 @@ export const socketsProbe: Probe<Socket> = {
     const onUndiciHeaders = ({ request, socket }: { request: object; socket: object }) => {
       undiciRequestOf.set(socket, request)
     }
-    const onUndiciConnected = ({ socket }: { socket: object }) => {
+    const onUndiciConnected = ({ socket, connector }: { socket: object; connector?: unknown }) => {
       undiciSockets.add(socket)
+      noteUndiciSocket(socket, connector)
     }
     undo.push(
+      installHolders(() => ledger.current),
       subscribe('net.server.socket', onAccepted),
       subscribe('undici:client:connected', onUndiciConnected),
       subscribe('undici:request:create', onUndiciRequest),
@@ -131,6 +134,11 @@ export const socketsProbe: Probe<Socket> = {
   },
 
   describe(socket, ctx) {
+    // ioredis connects on a later tick, so the socket's own stack has none of the user's frames: show where the
+    // client was created instead
+    const record = ctx.ledger.recordOf(socket)
+    const clientSites = record && !hasUserFrame(record.sites) ? clientSitesOf(socket) : undefined
+    if (record && clientSites) record.sites = clientSites
     const local = formatHostPort(socket.localAddress, socket.localPort)
     const remote = formatHostPort(socket.remoteAddress, socket.remotePort)
     const path = unixPath(socket)
@@ -152,7 +160,11 @@ export const socketsProbe: Probe<Socket> = {
     if (pool) {
       what = `idle keep-alive ${what}`
       state = `parked in ${pool.name} created by this test, ${state}`
-      fix = 'destroy the agent with `agent.destroy()` when the test is done'
+      fix = pool.name.startsWith('an undici')
+        ? 'close it with `await pool.close()` (or `agent.close()`) when the test is done'
+        : pool.name === 'a pg Pool'
+          ? 'end the pool with `await pool.end()` when the test is done'
+          : 'destroy the agent with `agent.destroy()` when the test is done'
     } else if (inFlight) {
       what = `HTTP client ${what}`
       const response = (request as any).res as http.IncomingMessage | undefined
@@ -173,6 +185,14 @@ export const socketsProbe: Probe<Socket> = {
 
   close(socket) {
     try {
+      // A database or cache client reacts to its socket closing under it: pg throws "Connection terminated
+      // unexpectedly" from an emitter nobody listens to, ioredis schedules a reconnect. Either lands in the next
+      // test. The leaked client is dead anyway: its socket is closed without telling it. Node's HTTP clients
+      // (http.Agent, fetch) handle a closed socket and keep their pools consistent, so they are told.
+      if (!(socket._httpMessage instanceof http.ClientRequest) && !undiciSockets.has(socket) && !socket.server) {
+        for (const event of ['close', 'end', 'error', 'timeout', 'data', 'readable']) socket.removeAllListeners(event)
+        socket.on('error', () => {})
+      }
       socket.destroy()
     } catch {
       // already gone
@@ -195,6 +215,13 @@ export const socketsProbe: Probe<Socket> = {
   },
 }
 
+function hasUserFrame(sites: CallSites | undefined): boolean {
+  return (sites ?? []).some((site) => {
+    const file = site.getFileName() ?? ''
+    return file.includes('/') && !file.startsWith('node:') && !/[\\/]node_modules[\\/]/.test(file)
+  })
+}
+
 function isBusyRequest(socket: Socket): boolean {
   return socket._httpMessage instanceof http.ClientRequest || undiciSockets.has(socket)
 }
@@ -204,10 +231,11 @@ function isGlobalAgent(agent: http.Agent): boolean {
 }
 
 /**
- * The keep-alive pool holding this socket idle, if any: a shared one (owner undefined) excuses it; one first used in
- * the scope being judged does not. Sockets parked by fetch's pool are unref'd by undici when idle.
+ * The keep-alive pool holding this socket idle, if any: a shared one (owner undefined) excuses it; one owned by the
+ * scope being judged does not. An http.Agent is owned by the scope that first used it; an undici dispatcher or a pg
+ * Pool by the scope that created it (see holders.ts). undici unrefs a socket while it is idle.
  */
-function poolOf(socket: Socket): { name: string; owner: JudgeContext['scope'] | undefined } | undefined {
+function poolOf(socket: Socket): ParkedIn | undefined {
   if (socket._httpMessage == null) {
     for (const [agent, owner] of agents) {
       const free = (agent as any).freeSockets as Record<string, Socket[]> | undefined
@@ -218,8 +246,9 @@ function poolOf(socket: Socket): { name: string; owner: JudgeContext['scope'] | 
     }
   }
   if (undiciSockets.has(socket) && socket._handle?.hasRef?.() === false) {
-    return { name: "fetch's pool", owner: undefined }
+    return undiciPoolOf(socket) ?? { name: "fetch's pool", owner: undefined }
   }
+  if (socket._httpMessage == null && !socket.server) return pgPoolOf(socket)
   return undefined
 }
 

@@ -2,6 +2,7 @@ import { syncBuiltinESMExports } from 'node:module'
 import timers from 'node:timers'
 import { promisify } from 'node:util'
 import type { Ledger } from '../ledger.js'
+import { pgPoolOf } from './holders.js'
 import type { Probe } from './probe.js'
 
 // Node's Timeout object: `_destroyed` is set when a one-shot timer fired or any timer was cleared.
@@ -61,11 +62,19 @@ export const timersProbe: Probe<Timeout> = {
     }
   },
 
-  state(timer) {
+  state(timer, ctx) {
     if (timer._destroyed) return { status: 'closed' }
     // an unref'd timer holds nothing open; it only may fire later
     if (typeof timer.hasRef === 'function' && !timer.hasRef()) return { status: 'excused' }
+    // a pool's idle-reaper timer (pg-pool sets one per idle client) is the pool's, like the idle connection itself
+    const pool = ctx && pgPoolOf(timer)
+    if (pool) return { status: pool.owner === ctx.scope ? 'open' : 'pooled' }
     return { status: 'open' }
+  },
+
+  partOf(timer) {
+    const socket = pgPoolOf(timer)?.socket
+    return socket ? [socket] : []
   },
 
   describe(timer) {
