@@ -111,6 +111,8 @@ function describeConnection(info: ConnectionInfo, number: number, now: number, r
     else lines.push(`${pad}client side created ${frames[0]!.trim()}`)
   } else if (info.clientInProcess) {
     lines.push(`${pad}client side: in this process (where it was created was not recorded)`)
+  } else if (!info.clientsNoticed) {
+    lines.push(`${pad}client side: unknown (client sockets are noticed by the \`sockets\` kind, which is off)`)
   } else {
     lines.push(`${pad}client side: not created in this process`)
   }

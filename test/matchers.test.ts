@@ -4,16 +4,19 @@ import { checkMatcherMarkers } from './support/matcher-markers.js'
 import { FIXTURES, runVitest, type RunOutcome } from './support/run-vitest.js'
 
 // expect(…).toHaveNoOpenSockets() through real Vitest runs of test/fixtures/matchers: with the plugin, alone
-// (`setupFiles: ['vitest-leaks/matchers']`), and alone listed before the per-test check's setup file.
+// (`setupFiles: ['vitest-leaks/matchers']`), alone listed before the per-test check's setup file, and with the
+// plugin's sockets kind off.
 const root = join(FIXTURES, 'matchers')
 let plugin: RunOutcome
 let standalone: RunOutcome
 let order: RunOutcome
+let kindsOff: RunOutcome
 beforeAll(async () => {
-  ;[plugin, standalone, order] = await Promise.all([
+  ;[plugin, standalone, order, kindsOff] = await Promise.all([
     runVitest('matchers'),
     runVitest('matchers', { args: ['--config', 'standalone.config.ts'] }),
     runVitest('matchers', { args: ['--config', 'order.config.ts'] }),
+    runVitest('matchers', { args: ['--config', 'kinds-off.config.ts'] }),
   ])
 })
 
@@ -46,4 +49,9 @@ describe("alone: setupFiles: ['vitest-leaks/matchers']", () => {
     expect(states, order.output).toEqual({ 'fails: a timer left pending is still a leak': 'failed', 'and the matcher works': 'passed' })
     expect(module.tests[0]!.errors[0]?.message, order.output).toMatch(/^setTimeout timer \(10000 ms, callback anonymous\) outlived the test that created it/)
   })
+})
+
+test('with the sockets kind off, connections still count and the client side is said to be unknown', () => {
+  expect(kindsOff.unhandled, kindsOff.output).toEqual([])
+  expect(checkMatcherMarkers(moduleOf(kindsOff, 'kinds-off/matchers.test.ts'), root)).toEqual([])
 })

@@ -412,6 +412,8 @@ export interface ConnectionInfo {
   clientSites: CallSites | undefined
   /** Whether its client side is a socket of this process (a loopback connection made here). */
   clientInProcess: boolean
+  /** False when client sockets are not noticed at all (the sockets probe is not installed): the client is unknown. */
+  clientsNoticed: boolean
 }
 
 export function connectionInfo(socket: net.Socket, ledger: Ledger | undefined): ConnectionInfo {
@@ -428,6 +430,7 @@ export function connectionInfo(socket: net.Socket, ledger: Ledger | undefined): 
       ...bytes,
       clientSites: client && ledger?.recordOf(client)?.sites,
       clientInProcess: client !== undefined,
+      clientsNoticed: clientsNoticed(),
     }
   }
   const remote = unixPath(s) ?? formatHostPort(s.remoteAddress, s.remotePort) ?? pendingTarget(s) ?? 'an unknown address'
@@ -439,8 +442,14 @@ export function connectionInfo(socket: net.Socket, ledger: Ledger | undefined): 
     since: connections().clients.sockets.get(s) ?? record?.createdAt,
     ...bytes,
     clientSites: record?.sites,
-    clientInProcess: connections().clients.sockets.has(s) || record !== undefined,
+    clientInProcess: true,
+    clientsNoticed: clientsNoticed(),
   }
+}
+
+/** Client sockets are noticed at `Socket.prototype.connect`, which the sockets probe patches. */
+function clientsNoticed(): boolean {
+  return Boolean((net.Socket.prototype.connect as unknown as Record<symbol, unknown>)[PATCHED])
 }
 
 /** The client socket of this process at the other end of an accepted loopback connection. */
