@@ -53,6 +53,8 @@ function judge(records: LeakRecord[], ctx: JudgeContext, pooled: LeakRecord[]): 
     const { status } = record.probe.state(record.resource, ctx)
     if (status === 'closed' || status === 'excused') ctx.ledger.forget(record)
     else if (status === 'pooled') pooled.push(record)
+    // only what is still open is worth reading the stack of: Vitest's own is dropped here
+    else if (record.createdByVitest) ctx.ledger.forget(record)
     else alive.push({ record, status })
   }
   return alive

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { IgnoreRule } from './options.js'
 import type { Probe } from './probes/probe.js'
-import { captureCallSites, isCreatedByVitest, type CallSites } from './stack.js'
+import { isCreatedByVitest, LazyCallSites, type CallSites } from './stack.js'
 
 /** Who owns a resource: the innermost test, suite or file that was running when it was created. */
 export interface Scope {
@@ -26,8 +26,45 @@ export interface LeakRecord<R extends object = object> {
   owner: Scope
   /** The scope's phase when the resource was created (a suite's beforeAll vs afterAll). */
   phase: ScopePhase
+  /**
+   * Where it was created; turned into call sites on first read (see LazyCallSites). A probe may replace it with a
+   * better origin (the user's `new Redis()` for a socket the client opened on a later tick).
+   */
   sites: CallSites | undefined
+  /** Vitest's own (its task-update timer, its RPC timeouts): never reported. Decided on first read. */
+  readonly createdByVitest: boolean
   createdAt: number
+}
+
+class TrackedRecord<R extends object> implements LeakRecord<R> {
+  readonly createdAt = Date.now()
+  #stack: LazyCallSites
+  #vitest: boolean | undefined
+
+  constructor(
+    readonly resource: R,
+    readonly probe: Probe<R>,
+    public owner: Scope,
+    public phase: ScopePhase,
+    stack: LazyCallSites,
+  ) {
+    this.#stack = stack
+  }
+
+  #replaced: { sites: CallSites | undefined } | undefined
+
+  get sites(): CallSites | undefined {
+    return this.#replaced ? this.#replaced.sites : this.#stack.sites
+  }
+
+  set sites(sites: CallSites | undefined) {
+    this.#replaced = { sites }
+    this.#vitest = undefined
+  }
+
+  get createdByVitest(): boolean {
+    return (this.#vitest ??= isCreatedByVitest(this.sites))
+  }
 }
 
 const PRUNE_START = 256
@@ -75,17 +112,16 @@ export class Ledger {
 
   /**
    * Called by a probe when it notices a resource being created. `skip` is the probe's own function that was called
-   * by the user's code (or Node's), so the recorded stack starts at the caller. Returns nothing for what Vitest
-   * itself creates. Never throws: it runs inside the user's `setTimeout`, `listen`, `connect`.
+   * by the user's code (or Node's), so the recorded stack starts at the caller. What Vitest itself creates is told
+   * apart later, only if it is still open at a check. Never throws: it runs inside the user's `setTimeout`,
+   * `listen`, `connect`.
    */
   track<R extends object>(resource: R, probe: Probe<R>, skip: Function, owner?: Scope): LeakRecord<R> | undefined {
     try {
       const existing = this.#byResource.get(resource) as LeakRecord<R> | undefined
       if (existing && (existing.owner.records.has(existing) || this.pooled.has(existing))) return existing
-      const sites = captureCallSites(skip)
-      if (isCreatedByVitest(sites)) return undefined
       const scope = owner ?? this.current
-      const record: LeakRecord<R> = { resource, probe, owner: scope, phase: scope.phase, sites, createdAt: Date.now() }
+      const record = new TrackedRecord(resource, probe, scope, scope.phase, new LazyCallSites(skip, probe.stackFrames))
       this.#byResource.set(resource, record)
       scope.records.add(record as LeakRecord)
       if (scope.records.size >= scope.pruneAt) prune(scope)

@@ -32,7 +32,54 @@ function returnCallSites(_error: Error, sites: CallSites): CallSites {
   return sites
 }
 
+// Timers and listeners are created by the ten thousand: their stacks are shorter. Each raw frame costs ~0.25 µs on
+// Node 20 (40 frames turned into call sites at once ~9 µs; 16 raw ~4 µs; 8 raw ~2.3 µs; setTimeout itself 0.3 µs).
+// Eight frames reach the caller of setTimeout and a few callers above it, through a library or two.
+export const FREQUENT_LIMIT = 8
+
+/**
+ * A stack captured now and turned into call sites only when read. V8 keeps the raw frames and calls
+ * `Error.prepareStackTrace` at the first read of `.stack`, so the capture is cheap and the costly part is paid only
+ * for the few resources that leak.
+ */
+export class LazyCallSites {
+  #holder: { stack?: unknown } | undefined
+  #sites: CallSites | undefined
+
+  constructor(skip: Function, frames = CAPTURE_LIMIT) {
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = frames
+    const holder: { stack?: unknown } = {}
+    try {
+      Error.captureStackTrace(holder, skip)
+      this.#holder = holder
+    } finally {
+      Error.stackTraceLimit = limit
+    }
+  }
+
+  get sites(): CallSites | undefined {
+    const holder = this.#holder
+    if (holder) {
+      this.#holder = undefined
+      const prepare = Error.prepareStackTrace
+      Error.prepareStackTrace = returnCallSites
+      try {
+        const sites = holder.stack
+        this.#sites = Array.isArray(sites) ? (sites as CallSites) : undefined
+      } finally {
+        Error.prepareStackTrace = prepare
+      }
+    }
+    return this.#sites
+  }
+}
+
 const VITEST_PATH = /[\\/]node_modules[\\/](?:vitest|@vitest[\\/][^\\/]+|tinypool|tinyspy|vite|vite-node)[\\/]/
+
+export function isVitestFile(file: string): boolean {
+  return VITEST_PATH.test(file)
+}
 
 function fileOf(site: NodeJS.CallSite): string {
   return site.getFileName() ?? site.getScriptNameOrSourceURL?.() ?? ''
@@ -122,4 +169,12 @@ export function parseFrame(line: string): { file: string; line: number; column: 
   if (!match) return undefined
   const file = match[1]!.startsWith('file://') ? safeFileURLToPath(match[1]!) : match[1]!
   return { file, line: Number(match[2]), column: Number(match[3]) }
+}
+
+/** True when some frame is the user's own code: not node, not a package in node_modules, not Vitest, not the plugin. */
+export function hasUserFrame(sites: CallSites): boolean {
+  return sites.some((site) => {
+    const file = fileOf(site)
+    return !isInternal(file) && !isOwn(file) && !/[\\/]node_modules[\\/]/.test(file)
+  })
 }

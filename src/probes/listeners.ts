@@ -1,6 +1,6 @@
 import { EventEmitter, getEventListeners } from 'node:events'
 import type { Ledger, Scope } from '../ledger.js'
-import { captureCallSites } from '../stack.js'
+import { captureCallSites, FREQUENT_LIMIT, isVitestFile } from '../stack.js'
 import { pgListenerParkedIn } from './holders.js'
 import type { Probe } from './probe.js'
 
@@ -30,6 +30,7 @@ const createdIn = new WeakMap<object, Scope>()
  */
 export const listenersProbe: Probe<Listener> = {
   kind: 'listeners',
+  stackFrames: FREQUENT_LIMIT,
 
   install(ledger: Ledger) {
     const undo: Array<() => void> = []
@@ -59,7 +60,8 @@ export const listenersProbe: Probe<Listener> = {
       // own helpers (`once`, `prependOnceListener`) are looked through to their caller
       const caller = captureCallSites(skip, 6)?.find((site) => site.getFileName() !== 'node:events')
       const file = caller?.getFileName() ?? ''
-      if (file === '' || file.startsWith('node:')) return
+      // and neither is Vitest's (its runner listens for aborts on a signal that outlives each test)
+      if (file === '' || file.startsWith('node:') || isVitestFile(file)) return
       ledger.track({ target: target as Listener['target'], type, listener }, listenersProbe, skip)
     }
 

@@ -41,6 +41,8 @@ export interface Description {
  */
 export interface Probe<R extends object = any> {
   kind: LeakKind
+  /** How many frames to keep of each creation stack; fewer for kinds created by the thousand (timers). */
+  stackFrames?: number
   /** Starts noticing new resources; returns a function that undoes every patch and subscription. */
   install(ledger: Ledger): () => void
   /** Must be cheap: it runs for every record of a finished test. `ctx` is missing when only pruning closed ones. */

@@ -3,7 +3,7 @@ import https from 'node:https'
 import { syncBuiltinESMExports } from 'node:module'
 import net from 'node:net'
 import type { Ledger } from '../ledger.js'
-import { captureCallSites, type CallSites } from '../stack.js'
+import { LazyCallSites, type CallSites } from '../stack.js'
 import { subscribe } from './channel.js'
 import { clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
 import { formatHostPort, plural } from './net-describe.js'
@@ -73,7 +73,7 @@ export const socketsProbe: Probe<Socket> = {
             const request = Reflect.apply(original, this, args) as http.ClientRequest & { agent?: http.Agent | false }
             const agent = request.agent
             if (agent && !agents.has(agent)) agents.set(agent, isGlobalAgent(agent) ? undefined : ledger.current)
-            requests.set(request, { sites: captureCallSites(wrapped), owner: ledger.current })
+            requests.set(request, lazyUse(new LazyCallSites(wrapped), ledger.current))
             return request
           },
         }[name]!
@@ -86,7 +86,7 @@ export const socketsProbe: Probe<Socket> = {
     }
     syncBuiltinESMExports()
     const onUndiciRequest = ({ request }: { request: object }) => {
-      requests.set(request, { sites: captureCallSites(onUndiciRequest), owner: ledger.current })
+      requests.set(request, lazyUse(new LazyCallSites(onUndiciRequest), ledger.current))
     }
     const onUndiciHeaders = ({ request, socket }: { request: object; socket: object }) => {
       undiciRequestOf.set(socket, request)
@@ -220,6 +220,16 @@ function hasUserFrame(sites: CallSites | undefined): boolean {
     const file = site.getFileName() ?? ''
     return file.includes('/') && !file.startsWith('node:') && !/[\\/]node_modules[\\/]/.test(file)
   })
+}
+
+/** A request's origin, its stack read only if the request is ever blamed for a busy connection. */
+function lazyUse(stack: LazyCallSites, owner: Use['owner']): Use {
+  return {
+    get sites() {
+      return stack.sites
+    },
+    owner,
+  }
 }
 
 function isBusyRequest(socket: Socket): boolean {

@@ -2,6 +2,7 @@ import { syncBuiltinESMExports } from 'node:module'
 import timers from 'node:timers'
 import { promisify } from 'node:util'
 import type { Ledger } from '../ledger.js'
+import { FREQUENT_LIMIT } from '../stack.js'
 import { pgPoolOf } from './holders.js'
 import type { Probe } from './probe.js'
 
@@ -23,6 +24,7 @@ type TimerFn = typeof setTimeout | typeof setInterval
  */
 export const timersProbe: Probe<Timeout> = {
   kind: 'timers',
+  stackFrames: FREQUENT_LIMIT,
 
   install(ledger: Ledger) {
     const undo: Array<() => void> = []
