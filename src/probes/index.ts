@@ -1,4 +1,5 @@
 import type { LeakKind } from '../options.js'
+import { filesProbe } from './files.js'
 import { listenersProbe } from './listeners.js'
 import type { Probe } from './probe.js'
 import { processesProbe } from './processes.js'
@@ -19,4 +20,5 @@ export const PROBES: Record<LeakKind, Probe> = {
   workers: workersProbe,
   watchers: watchersProbe,
   listeners: listenersProbe,
+  files: filesProbe,
 }
