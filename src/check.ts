@@ -24,6 +24,7 @@ interface Judged {
  * records and nothing else when all of them are closed: no turn is awaited, no timer is set.
  */
 export async function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedOptions, timers: RealTimers): Promise<Leak[]> {
+  ledger.lookBeforeCheck(scope)
   const ctx: JudgeContext = { scope, ledger }
   const pooled: LeakRecord[] = []
   let alive = judge([...scope.records, ...ledger.pooled], ctx, pooled)

@@ -89,7 +89,11 @@ export class Ledger {
   onInternalError: (error: unknown) => void = () => {}
   /** Resources alive but not their owner's to close (idle sockets in a shared keep-alive pool), re-judged by every check. */
   readonly pooled = new Set<LeakRecord>()
+  /** Probes that find resources by looking rather than by being told (the fd snapshot); added by their install. */
+  readonly lookers = new Set<Probe>()
   readonly #byResource = new WeakMap<object, LeakRecord>()
+  /** Scopes that became current: a concurrent test never does (its siblings run at the same time). */
+  readonly #entered = new WeakSet<Scope>()
 
   constructor(root: Scope) {
     this.#current = root
@@ -100,8 +104,34 @@ export class Ledger {
     return this.#async?.getStore() ?? this.#current
   }
 
+  /** A scope that becomes current (not a return to an enclosing one) starts: the lookers look first (see Probe.look). */
   set current(scope: Scope) {
+    if (this.lookers.size > 0 && scope !== this.#current && !encloses(scope, this.#current)) {
+      this.#entered.add(scope)
+      this.#look(this.#current)
+    }
     this.#current = scope
+  }
+
+  /**
+   * Before `scope` is judged: what the lookers find new is its own, or, for a scope that never became current (a
+   * concurrent test), that of the innermost enclosing scope that did, since no single test can be blamed for it.
+   */
+  lookBeforeCheck(scope: Scope): void {
+    if (this.lookers.size === 0) return
+    let owner = scope
+    while (!this.#entered.has(owner) && owner.parent) owner = owner.parent
+    this.#look(owner)
+  }
+
+  #look(owner: Scope): void {
+    for (const probe of this.lookers) {
+      try {
+        probe.look?.(owner, this)
+      } catch (error) {
+        this.onInternalError(error)
+      }
+    }
   }
 
   /** Runs a concurrent test's body, hooks and fixtures with `scope` as the owner of what they create. */
@@ -153,6 +183,11 @@ export class Ledger {
     record.owner.records.delete(record)
     this.pooled.add(record)
   }
+}
+
+function encloses(outer: Scope, inner: Scope): boolean {
+  for (let s: Scope | undefined = inner.parent; s; s = s.parent) if (s === outer) return true
+  return false
 }
 
 function prune(scope: Scope): void {

@@ -1,5 +1,5 @@
 /** Every family of resource the plugin can check, in the words users see in messages. */
-export const LEAK_KINDS = ['servers', 'sockets', 'udp', 'timers', 'processes', 'workers', 'watchers', 'listeners', 'files'] as const
+export const LEAK_KINDS = ['servers', 'sockets', 'udp', 'timers', 'processes', 'workers', 'watchers', 'listeners', 'files', 'descriptors'] as const
 export type LeakKind = (typeof LEAK_KINDS)[number]
 
 export interface LeaksOptions {

@@ -4,6 +4,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LeaksOptionsError, resolveOptions, type LeaksOptions, type ResolvedOptions } from './options.js'
 import type { Baseline } from './policy.js'
+import { descriptorsNote } from './probes/descriptors.js'
 import { PROVIDE_KEY, type ProvidedConfig } from './provide.js'
 import { LeaksReporter } from './reporter.js'
 
@@ -15,6 +16,7 @@ interface TestConfigLike {
   setupFiles?: string | string[]
   provide?: Record<string, unknown>
   browser?: { enabled?: boolean }
+  pool?: string
 }
 
 interface ProjectLike {
@@ -62,6 +64,8 @@ export function leaks(options?: LeaksOptions): LeaksPlugin {
         return
       }
       if (!project.config.setupFiles.includes(SETUP_FILE)) project.config.setupFiles.unshift(SETUP_FILE)
+      const note = resolved.kinds.includes('descriptors') ? descriptorsNote(project.config.pool) : undefined
+      if (note) warnOnce(note)
       const config = provide(vitest.config.root)
       project.provide(PROVIDE_KEY, config)
       if (!reported.has(vitest)) {

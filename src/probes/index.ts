@@ -1,4 +1,5 @@
 import type { LeakKind } from '../options.js'
+import { descriptorsProbe } from './descriptors.js'
 import { filesProbe } from './files.js'
 import { listenersProbe } from './listeners.js'
 import type { Probe } from './probe.js'
@@ -21,4 +22,5 @@ export const PROBES: Record<LeakKind, Probe> = {
   watchers: watchersProbe,
   listeners: listenersProbe,
   files: filesProbe,
+  descriptors: descriptorsProbe,
 }

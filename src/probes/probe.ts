@@ -33,6 +33,8 @@ export interface Description {
   fix: string
   /** Another way out, said after where: `or \`timer.unref()\` if it must outlive the test`. */
   alternative?: string
+  /** Why there is no creation stack, when the probe knows (a descriptor found in the OS table, not seen opened). */
+  noStack?: string
 }
 
 /**
@@ -60,6 +62,12 @@ export interface Probe<R extends object = any> {
    * socket busy): the report shows its code frame and owner instead of the resource's creation.
    */
   lastUse?(resource: R): Use | undefined
+  /**
+   * For a probe that finds resources by looking rather than by being told at creation (the fd snapshot; its install
+   * adds it to `ledger.lookers`): track what appeared since it last looked, as owned by `owner`. Called when a test
+   * or suite starts (owner: the scope that ran until then) and before a scope is judged (owner: that scope).
+   */
+  look?(owner: Scope, ledger: Ledger): void
 }
 
 export interface Use {

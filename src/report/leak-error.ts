@@ -43,7 +43,7 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   const message = [
     `${description.what} outlived ${ownerPhrase(scope)}${count}`,
     `  now:     ${state}`,
-    `  created: ${created}${frames.length === 0 && fallback.length === 0 ? ' (no JavaScript stack: Node created it natively)' : ''}`,
+    `  created: ${created}${frames.length === 0 && fallback.length === 0 ? ` (no JavaScript stack: ${description.noStack ?? 'Node created it natively'})` : ''}`,
     ...(fallback.length > 0 ? ['           (no stack of its own; the frames below are where its server was started)'] : []),
     `  fix:     ${description.fix} ${whereToClose(record, scope)}`,
     ...(description.alternative ? [`           ${description.alternative}`] : []),

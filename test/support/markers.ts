@@ -12,21 +12,26 @@ import type { ErrorOutcome, ModuleOutcome, TaskOutcome } from './run-vitest.js'
  *
  * A marked line must be where the error's code frame points (its first frame in the fixture file), and the error's
  * message must contain the text. A test or suite whose errors no marker explains is a false alarm: the check fails.
+ *
+ *   // @leak-unframed: file descriptor              (a leak with no frame in the file: a descriptor found in the OS
+ *                                                      table has no creation stack; the line only says whose it is)
  */
 export interface Marker {
   line: number
   owner: string | undefined
   text: string
+  /** False for `@leak-unframed`: the error must have no frame in the file. */
+  framed: boolean
 }
 
-const MARKER = /\/\/ @leak(?:\(([^)]+)\))?: (.+)$/
+const MARKER = /\/\/ @leak(-unframed)?(?:\(([^)]+)\))?: (.+)$/
 
 export function readMarkers(file: string): Marker[] {
   return readFileSync(file, 'utf8')
     .split('\n')
     .flatMap((source, index) => {
       const match = MARKER.exec(source)
-      return match ? [{ line: index + 1, owner: match[1]?.trim(), text: match[2]!.trim() }] : []
+      return match ? [{ line: index + 1, owner: match[2]?.trim(), text: match[3]!.trim(), framed: !match[1] }] : []
     })
 }
 
@@ -81,7 +86,8 @@ export function checkMarkers(module: ModuleOutcome): string[] {
   for (const { errors, markers: expected, expectFailure, label } of owners.values()) {
     const unmatched = [...errors]
     for (const marker of expected) {
-      const index = unmatched.findIndex((error) => error.message.includes(marker.text) && frameLine(error, module.file) === marker.line)
+      const where = (error: ErrorOutcome) => frameLine(error, module.file) === (marker.framed ? marker.line : undefined)
+      const index = unmatched.findIndex((error) => error.message.includes(marker.text) && where(error))
       if (index === -1) {
         const seen = errors.map((e) => `  - [frame line ${frameLine(e, module.file) ?? 'none'}] ${e.message.split('\n')[0]}`).join('\n')
         problems.push(`${label}: expected a leak at line ${marker.line} containing "${marker.text}"; errors were:\n${seen || '  (none)'}`)
