@@ -3,6 +3,7 @@ import https from 'node:https'
 import net from 'node:net'
 import tls from 'node:tls'
 import type { Ledger } from '../ledger.js'
+import { osSocketState } from '../os/socket-state.js'
 import { formatAddress, plural } from './net-describe.js'
 import type { Probe } from './probe.js'
 
@@ -57,7 +58,7 @@ export const serversProbe: Probe<Server> = {
     const connections = server._connections ?? 0
     return {
       what: `${serverNoun(server)}${where}`,
-      state: `still listening${connections > 0 ? `, ${plural(connections, 'open connection')}` : ''}`,
+      state: `still listening${fdOf(server)}${connections > 0 ? `, ${plural(connections, 'open connection')}` : ''}`,
       fix: 'close it with `server.close()`',
       alternative:
         server instanceof http.Server
@@ -74,6 +75,12 @@ export const serversProbe: Probe<Server> = {
       // already closed
     }
   },
+}
+
+/** ` on fd 19`: read only for a server being reported. */
+function fdOf(server: Server): string {
+  const fd = osSocketState(server).fd
+  return fd === undefined ? '' : ` on fd ${fd}`
 }
 
 export function serverNoun(server: Server): string {

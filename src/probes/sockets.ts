@@ -3,6 +3,7 @@ import https from 'node:https'
 import { syncBuiltinESMExports } from 'node:module'
 import net from 'node:net'
 import type { Ledger } from '../ledger.js'
+import { explainTcpState, osSocketState } from '../os/socket-state.js'
 import { LazyCallSites, type CallSites } from '../stack.js'
 import { subscribe } from './channel.js'
 import { clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
@@ -289,7 +290,11 @@ function isEnding(socket: Socket): boolean {
 
 function socketState(socket: Socket): string {
   if (socket.connecting) return 'still connecting'
-  return `${connectionState(socket)}, ${traffic(socket)}`
+  // asked of the OS only here, for a socket being reported: the kernel's TCP state says more than Node's flags (a FIN
+  // from the peer that Node has not read yet already makes it CLOSE_WAIT)
+  const os = osSocketState(socket)
+  const connection = os.tcpState ? explainTcpState(os.tcpState) : connectionState(socket)
+  return `${os.fd === undefined ? '' : `fd ${os.fd}, `}${connection}, ${traffic(socket)}`
 }
 
 /** `open`, or which side of the connection is half-closed. */
