@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import type { IgnoreRule } from './options.js'
 import type { Probe } from './probes/probe.js'
 import { isCreatedByVitest, LazyCallSites, type CallSites } from './stack.js'
+import { currentAsyncId } from './trace.js'
 
 /** Who owns a resource: the innermost test, suite or file that was running when it was created. */
 export interface Scope {
@@ -33,11 +34,15 @@ export interface LeakRecord<R extends object = object> {
   sites: CallSites | undefined
   /** Vitest's own (its task-update timer, its RPC timeouts): never reported. Decided on first read. */
   readonly createdByVitest: boolean
+  /** Trace mode only: the async context it was created in. */
+  readonly asyncId?: number
   createdAt: number
 }
 
 class TrackedRecord<R extends object> implements LeakRecord<R> {
   readonly createdAt = Date.now()
+  /** The async context it was created in, only in trace mode: the start of its trigger chain. */
+  readonly asyncId = currentAsyncId()
   #stack: LazyCallSites
   #vitest: boolean | undefined
 

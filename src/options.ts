@@ -1,5 +1,5 @@
 /** Every family of resource the plugin can check, in the words users see in messages. */
-export const LEAK_KINDS = ['servers', 'sockets', 'udp', 'timers', 'processes', 'workers', 'watchers', 'listeners', 'files', 'descriptors'] as const
+export const LEAK_KINDS = ['servers', 'sockets', 'udp', 'timers', 'processes', 'workers', 'watchers', 'listeners', 'files', 'descriptors', 'handles'] as const
 export type LeakKind = (typeof LEAK_KINDS)[number]
 
 export interface LeaksOptions {
@@ -26,6 +26,13 @@ export interface LeaksOptions {
    * `VITEST_LEAKS_BASELINE=update npx vitest run`.
    */
   baseline?: string
+  /**
+   * Trace mode: a creation stack for every async resource (through async_hooks, promises included), so a resource
+   * a library made on a later tick points back at your line, and one no probe follows gets a stack at all. Costly
+   * (on Node 20/22 it turns on promise hooks): for hunting a leak, not for every run. `VITEST_LEAKS_TRACE=1` turns
+   * it on for one run. Default false.
+   */
+  trace?: boolean
 }
 
 export const LEAK_MODES = ['fail', 'warn', 'off'] as const
@@ -52,6 +59,7 @@ export interface ResolvedOptions {
   baseline: string | undefined
   /** `VITEST_LEAKS_BASELINE=update`: record every leak into the baseline file, fail nothing. */
   updateBaseline: boolean
+  trace: boolean
 }
 
 export const DEFAULT_OPTIONS: ResolvedOptions = {
@@ -63,10 +71,11 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   report: undefined,
   baseline: undefined,
   updateBaseline: false,
+  trace: false,
 }
 
 /** Option names a user may pass (the resolved object has more). */
-const OPTION_NAMES = ['kinds', 'settleTimeout', 'cleanup', 'mode', 'ignore', 'report', 'baseline']
+const OPTION_NAMES = ['kinds', 'settleTimeout', 'cleanup', 'mode', 'ignore', 'report', 'baseline', 'trace']
 
 const SETTLE_TIMEOUT_MAX = 60_000
 
@@ -127,6 +136,10 @@ function resolveUserOptions(input: unknown): ResolvedOptions {
     if (typeof options.cleanup !== 'boolean') fail('cleanup', 'true or false', options.cleanup)
     resolved.cleanup = options.cleanup
   }
+  if (options.trace !== undefined) {
+    if (typeof options.trace !== 'boolean') fail('trace', 'true or false', options.trace)
+    resolved.trace = options.trace
+  }
   if (options.mode !== undefined) {
     if (!(LEAK_MODES as readonly unknown[]).includes(options.mode)) fail('mode', `one of ${LEAK_MODES.map((m) => `'${m}'`).join(', ')}`, options.mode)
     resolved.mode = options.mode
@@ -177,6 +190,13 @@ function applyEnvironment(options: ResolvedOptions, env: Record<string, string |
       throw new LeaksOptionsError(`vitest-leaks: environment variable VITEST_LEAKS must be one of ${LEAK_MODES.join(', ')}; got ${JSON.stringify(mode)}.`)
     }
     options.mode = mode as LeakMode
+  }
+  const trace = env.VITEST_LEAKS_TRACE
+  if (trace !== undefined && trace !== '') {
+    if (!['1', 'true', '0', 'false'].includes(trace)) {
+      throw new LeaksOptionsError(`vitest-leaks: environment variable VITEST_LEAKS_TRACE must be 1 or 0 (true or false); got ${JSON.stringify(trace)}.`)
+    }
+    options.trace = trace === '1' || trace === 'true'
   }
   const baseline = env.VITEST_LEAKS_BASELINE
   if (baseline !== undefined && baseline !== '') {

@@ -27,6 +27,7 @@ const NOUNS: Record<string, [string, string]> = {
   listeners: ['listener', 'listeners'],
   files: ['open file', 'open files'],
   descriptors: ['file descriptor', 'file descriptors'],
+  handles: ['other active resource', 'other active resources'],
 }
 
 function count(n: number, kind: string): string {

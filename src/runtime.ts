@@ -7,6 +7,7 @@ import { judgeLeak, type LeakEntry } from './policy.js'
 import { META_KEY } from './provide.js'
 import { describeLeaks, type LeakError } from './report/leak-error.js'
 import { parseFrame } from './stack.js'
+import { enableTrace } from './trace.js'
 
 /** Node's own timers, captured before the timers probe wraps them and out of reach of fake timers. */
 export interface RealTimers {
@@ -66,6 +67,7 @@ export function getRuntime(options: ResolvedOptions): Runtime {
     },
   }
   ledger.onInternalError = (error) => reportInternalError(runtime, error)
+  if (options.trace) enableTrace(ledger)
   for (const kind of options.kinds) {
     try {
       undo.push(PROBES[kind].install(ledger))

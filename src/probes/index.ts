@@ -2,6 +2,7 @@ import type { LeakKind } from '../options.js'
 import { descriptorsProbe } from './descriptors.js'
 import { filesProbe } from './files.js'
 import { listenersProbe } from './listeners.js'
+import { handlesProbe } from './handles.js'
 import type { Probe } from './probe.js'
 import { processesProbe } from './processes.js'
 import { serversProbe } from './servers.js'
@@ -23,4 +24,5 @@ export const PROBES: Record<LeakKind, Probe> = {
   listeners: listenersProbe,
   files: filesProbe,
   descriptors: descriptorsProbe,
+  handles: handlesProbe,
 }

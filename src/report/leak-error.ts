@@ -2,7 +2,8 @@ import type { Leak } from '../check.js'
 import type { JudgeContext } from '../probes/probe.js'
 import type { LeakRecord, Scope } from '../ledger.js'
 import type { LeakKind } from '../options.js'
-import { formatCallSites, libraryOf } from '../stack.js'
+import { formatCallSites, hasUserFrame, libraryOf } from '../stack.js'
+import { isTracing, traceToUserCode } from '../trace.js'
 
 /** One leftover resource. Its stack is where the resource was created, so Vitest draws the code frame there. */
 // No fields of its own: Vitest prints any as "Serialized Error: {...}" under every leak. The kind and owner travel
@@ -38,13 +39,26 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   const library = libraryOf(sites)
   const created = `${use ? usedIn(record, use.owner, scope) : createdIn(record, scope)}${library ? ` (through ${library})` : ''}`
   const count = total > 1 ? ` (${index + 1} of ${total} leaks)` : ''
-  const frames = formatCallSites(sites)
+  let frames = formatCallSites(sites)
+  // no frame of the user's own: made on a later tick (a pool connecting, a library's timer). Trace mode follows the
+  // async trigger chain back to the user's call; without it, say how to turn it on.
+  let later: string | undefined
+  if (!use && sites && !hasUserFrame(sites)) {
+    const origin = traceToUserCode(record.asyncId)
+    if (origin) {
+      frames = [...frames, ...formatCallSites(origin.sites)]
+      later = `created on a later tick, ${origin.hops} async step${origin.hops === 1 ? '' : 's'} after your call (the last frames below)`
+    } else if (!isTracing() && frames.length > 0) {
+      later = 'no frame of your code: it was created on a later tick; run with VITEST_LEAKS_TRACE=1 to follow the async chain back to your call'
+    }
+  }
   const fallback = frames.length === 0 ? framesOfParts(record, ctx) : []
   const message = [
     `${description.what} outlived ${ownerPhrase(scope)}${count}`,
     `  now:     ${state}`,
     `  created: ${created}${frames.length === 0 && fallback.length === 0 ? ` (no JavaScript stack: ${description.noStack ?? 'Node created it natively'})` : ''}`,
     ...(fallback.length > 0 ? ['           (no stack of its own; the frames below are where its server was started)'] : []),
+    ...(later ? [`           (${later})`] : []),
     `  fix:     ${description.fix} ${whereToClose(record, scope)}`,
     ...(description.alternative ? [`           ${description.alternative}`] : []),
   ].join('\n')
