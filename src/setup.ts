@@ -24,8 +24,21 @@ function readConfig(): ProvidedConfig {
 // `expect(server).toHaveNoOpenSockets()`, whatever the options (also with `mode: 'off'`)
 registerMatchers(expect)
 
+/** Browser mode, or any environment without Node's process APIs: nothing to check, said once per run. */
+function hasNodeResources(): boolean {
+  const host = globalThis as { process?: { getActiveResourcesInfo?: unknown; versions?: { node?: string } } }
+  if (typeof host.process?.getActiveResourcesInfo === 'function' && host.process.versions?.node) return true
+  const said = Symbol.for('vitest-leaks.no-node-said')
+  const flags = globalThis as unknown as Record<symbol, boolean>
+  if (!flags[said]) {
+    flags[said] = true
+    console.warn('vitest-leaks: this environment has no Node process APIs (browser mode?), so there is nothing to check; the plugin does nothing here.')
+  }
+  return false
+}
+
 const config = readConfig()
-if (config.options.mode !== 'off') {
+if (config.options.mode !== 'off' && hasNodeResources()) {
   const runtime = getRuntime(config.options)
   if (runtime.baseline.size === 0) runtime.baseline = baselineCounts(config.baseline)
   try {
