@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { poolNote } from './limits.js'
 import { LeaksOptionsError, resolveOptions, type LeaksOptions, type ResolvedOptions } from './options.js'
 import type { Baseline } from './policy.js'
 import { descriptorsNote } from './probes/descriptors.js'
@@ -66,6 +67,8 @@ export function leaks(options?: LeaksOptions): LeaksPlugin {
       if (!project.config.setupFiles.includes(SETUP_FILE)) project.config.setupFiles.unshift(SETUP_FILE)
       const note = resolved.kinds.includes('descriptors') ? descriptorsNote(project.config.pool) : undefined
       if (note) warnOnce(note)
+      const limit = poolNote(project.config.pool)
+      if (limit) warnOnce(limit)
       const config = provide(vitest.config.root)
       project.provide(PROVIDE_KEY, config)
       if (!reported.has(vitest)) {

@@ -4,6 +4,7 @@ import { Ledger, createScope, type Scope } from './ledger.js'
 import type { IgnoreRule, ResolvedOptions } from './options.js'
 import { PROBES } from './probes/index.js'
 import { judgeLeak, type LeakEntry } from './policy.js'
+import { pinGlobals } from './realm.js'
 import { META_KEY } from './provide.js'
 import { describeLeaks, type LeakError } from './report/leak-error.js'
 import { parseFrame } from './stack.js'
@@ -51,6 +52,7 @@ export function getRuntime(options: ResolvedOptions): Runtime {
   const host = process as unknown as Record<symbol, Runtime | undefined>
   const existing = host[RUNTIME]
   if (existing) return existing
+  pinGlobals()
   const realTimers: RealTimers = { setImmediate: timers.setImmediate, setTimeout: timers.setTimeout }
   const ledger = new Ledger(createScope('file', '(worker)', undefined, 'collect'))
   const undo: Array<() => void> = []
@@ -133,7 +135,9 @@ function relativePath(root: string, path: string): string {
 export function reportInternalError(runtime: Runtime, error: unknown): void {
   if (runtime.internalErrorShown) return
   runtime.internalErrorShown = true
-  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error)
+  // not `instanceof Error`: in the vm pools the error may come from another realm's code
+  const { stack, message } = (typeof error === 'object' && error !== null ? error : {}) as { stack?: unknown; message?: unknown }
+  const detail = typeof stack === 'string' ? stack : typeof message === 'string' ? message : String(error)
   // stderr, not a thrown error: the plugin's own bug must not fail a clean test
   process.stderr.write(
     `\nvitest-leaks: internal error (a bug in vitest-leaks, not in your tests; the run goes on, and this is shown once):\n${detail}\n\n`,

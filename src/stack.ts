@@ -1,5 +1,6 @@
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { mainRealm } from './realm.js'
 
 export type CallSites = NodeJS.CallSite[]
 
@@ -129,7 +130,8 @@ export function formatCallSites(sites: CallSites | undefined): string[] {
     return !isInternal(file) && !isOwn(file)
   })
   if (kept.length === 0) return []
-  const prepare = Error.prepareStackTrace
+  // in the vm pools, Vite's interceptor is installed on the worker's own Error, not on the vm context's
+  const prepare = typeof Error.prepareStackTrace === 'function' ? Error.prepareStackTrace : mainRealm().Error.prepareStackTrace
   let text: string | undefined
   if (typeof prepare === 'function' && prepare !== returnCallSites) {
     try {

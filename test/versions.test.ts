@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, test } from 'vitest'
 import { installProblem, syncCopies, targetPaths, TARGETS } from '../scripts/prepare-versions.mjs'
 import { checkMatcherMarkers } from './support/matcher-markers.js'
 import { checkMarkers } from './support/markers.js'
+import { POOL_RUNS, poolRunProblems } from './support/pools.js'
 import { FIXTURES, runVitest, type RunOutcome } from './support/run-vitest.js'
 
 // The same checks as kinds.test.ts and matchers.test.ts, on the other Vitest versions the package supports: each
@@ -22,9 +23,12 @@ const files = readdirSync(join(FIXTURES, 'kinds'))
   .map((file) => file.slice(0, -'.test.ts'.length))
   .sort()
 
-type Prepared = { run: RunOutcome; fixture: string; matchers: RunOutcome; standalone: RunOutcome; matchersFixture: string } | { missing: string }
+type Prepared = { run: RunOutcome; fixture: string; matchers: RunOutcome; standalone: RunOutcome; matchersFixture: string; pools: Map<string, RunOutcome>; poolsFixture: string } | { missing: string }
 const outcomes = new Map<string, Prepared>()
 const matcherFiles = ['clients', 'graceful', 'servers']
+// On 3.2 and 5.x the vm pools give each test file a new vm context (4.1 keeps one per worker): one worker, so later
+// files run in a later context; and no isolation, where files share the worker's modules
+const versionPoolRuns = POOL_RUNS.filter((run) => ['vmThreads, one worker', 'vmForks, one worker', 'forks, no isolation, one worker'].includes(run.name))
 
 async function runTarget(target: Target): Promise<void> {
   const problem: string | undefined = installProblem(target)
@@ -40,7 +44,12 @@ async function runTarget(target: Target): Promise<void> {
   const matchersFixture = join(paths.fixtures, 'matchers')
   const matchers = await runVitest('matchers', { cwd: matchersFixture, node: paths.node, vitestCli: paths.vitestCli })
   const standalone = await runVitest('matchers', { cwd: matchersFixture, node: paths.node, vitestCli: paths.vitestCli, args: ['--config', 'standalone.config.ts'] })
-  outcomes.set(target.name, { run, fixture, matchers, standalone, matchersFixture })
+  const poolsFixture = join(paths.fixtures, 'pools')
+  const pools = new Map<string, RunOutcome>()
+  for (const poolRun of versionPoolRuns) {
+    pools.set(poolRun.name, await runVitest('pools', { cwd: poolsFixture, node: paths.node, vitestCli: paths.vitestCli, args: poolRun.args }))
+  }
+  outcomes.set(target.name, { run, fixture, matchers, standalone, matchersFixture, pools, poolsFixture })
 }
 
 // Both runs at once by default (each is one Vitest process with its own pool; about 8 s together instead of 15 s).
@@ -90,5 +99,14 @@ describe.each(targets.map((target) => [target.name, target.vitest, target] as co
     const module = standalone.modules.find((m) => m.file === join(matchersFixture, 'standalone/matchers.test.ts'))
     expect(module, standalone.output).toBeDefined()
     expect(checkMatcherMarkers(module!, matchersFixture)).toEqual([])
+  })
+})
+
+describe.each(targets.map((target) => [target.name, target.vitest, target] as const))('%s: pools through real Vitest %s', (_name, _version, target) => {
+  test.each(versionPoolRuns.map((run) => [run.name, run] as const))('%s: leaks fail their owner at the marked line; clean tests pass', (_runName, expected) => {
+    const { pools, poolsFixture } = outcomeOf(target)
+    const run = pools.get(expected.name)!
+    expect(run.output).toContain(`v${target.vitest}`)
+    expect(poolRunProblems(run, poolsFixture, expected), run.output).toEqual([])
   })
 })

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { Scope } from '../ledger.js'
+import { mainRealm } from '../realm.js'
 import { captureCallSites, type CallSites } from '../stack.js'
 
 /**
@@ -130,7 +131,8 @@ export function noteUndiciSocket(socket: object, connector: unknown): void {
     }
   }
   // the global dispatcher may be older than the plugin (Vitest 5 on Node 22 makes it before the setup file runs)
-  const globalDispatcher = (globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER]
+  // Node's fetch keeps it on the worker's own global object, not on a vm pool's context
+  const globalDispatcher = (mainRealm() as unknown as Record<symbol, unknown>)[GLOBAL_DISPATCHER] ?? (globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER]
   let top = direct
   for (let depth = 0; top && depth < 4; depth++) {
     const parent = parentOf(top, globalDispatcher)
@@ -147,14 +149,23 @@ function parentOf(dispatcher: object, globalDispatcher: unknown): object | undef
   for (const object of candidates) {
     if (object === dispatcher) continue
     const clients = symbolProperty(object, 'clients')
-    const entries = clients instanceof Map ? clients.values() : Array.isArray(clients) ? clients.values() : undefined
+    // no instanceof: in the vm pools Node's own undici (fetch's) makes its Maps and WeakRefs in another realm
+    const entries = isMap(clients) || Array.isArray(clients) ? clients.values() : undefined
     if (!entries) continue
     for (const entry of entries) {
-      const value = entry instanceof WeakRef ? entry.deref() : (entry?.dispatcher ?? entry)
-      if ((value instanceof WeakRef ? value.deref() : value) === dispatcher) return object
+      const value = deref(entry) ?? (entry as { dispatcher?: unknown })?.dispatcher ?? entry
+      if ((deref(value) ?? value) === dispatcher) return object
     }
   }
   return undefined
+}
+
+function isMap(value: unknown): value is Map<unknown, unknown> {
+  return Object.prototype.toString.call(value) === '[object Map]'
+}
+
+function deref(value: unknown): unknown {
+  return Object.prototype.toString.call(value) === '[object WeakRef]' ? (value as WeakRef<object>).deref() : undefined
 }
 
 /** The undici pool an idle socket is parked in (undici unrefs a socket while it is idle). */

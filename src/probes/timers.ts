@@ -3,6 +3,7 @@ import timers from 'node:timers'
 import { promisify } from 'node:util'
 import type { Ledger } from '../ledger.js'
 import { FREQUENT_LIMIT } from '../stack.js'
+import { mainRealm } from '../realm.js'
 import { pgPoolOf } from './holders.js'
 import type { Probe } from './probe.js'
 
@@ -42,19 +43,28 @@ export const timersProbe: Probe<Timeout> = {
       if (custom) Object.defineProperty(wrapped, promisify.custom, { value: custom, configurable: true })
       return wrapped
     }
-    for (const name of ['setTimeout', 'setInterval'] as const) {
-      const globalOriginal = globalThis[name] as TimerFn
-      const moduleOriginal = timers[name] as TimerFn
-      const wrappedGlobal = wrap(globalOriginal, name)
-      const exports = timers as unknown as Record<string, unknown>
-      const globals = globalThis as unknown as Record<string, unknown>
-      globals[name] = wrappedGlobal
-      // the global and the module export are the same function in Node: share one wrapper
-      exports[name] = moduleOriginal === globalOriginal ? wrappedGlobal : wrap(moduleOriginal, name)
+    // one wrapper per original function: the globals and the module export are the same function in Node
+    const wrappers = new Map<TimerFn, TimerFn>()
+    const wrapOnce = (original: TimerFn, name: 'setTimeout' | 'setInterval'): TimerFn => {
+      let wrapped = wrappers.get(original)
+      if (!wrapped) wrappers.set(original, (wrapped = wrap(original, name)))
+      return wrapped
+    }
+    const replace = (target: Record<string, unknown>, name: 'setTimeout' | 'setInterval') => {
+      const original = target[name] as TimerFn
+      if (typeof original !== 'function') return
+      const wrapped = wrapOnce(original, name)
+      target[name] = wrapped
       undo.push(() => {
-        if (globals[name] === wrappedGlobal) globals[name] = globalOriginal
-        exports[name] = moduleOriginal
+        if (target[name] === wrapped) target[name] = original
       })
+    }
+    // In the vm pools this module runs in the first test file's vm context; later contexts copy their globals from
+    // the worker's own global object when first read: wrap them there too, or only the first file is checked.
+    const globals = new Set([globalThis, mainRealm()]) as Set<unknown> as Set<Record<string, unknown>>
+    for (const name of ['setTimeout', 'setInterval'] as const) {
+      for (const target of globals) replace(target, name)
+      replace(timers as unknown as Record<string, unknown>, name)
     }
     // `import { setTimeout } from 'node:timers'` reads the ESM namespace, which only follows the CJS exports on request
     syncBuiltinESMExports()
