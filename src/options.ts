@@ -1,6 +1,8 @@
 /** Every family of resource the plugin can check, in the words users see in messages. */
 export const LEAK_KINDS = ['servers', 'sockets', 'udp', 'timers', 'processes', 'workers', 'watchers', 'listeners', 'files', 'descriptors', 'handles'] as const
-export type LeakKind = (typeof LEAK_KINDS)[number]
+/** Checked only when asked for: `retained` (closed sockets still referenced) by the option `retainedSockets`. */
+export const OPT_IN_KINDS = ['retained'] as const
+export type LeakKind = (typeof LEAK_KINDS)[number] | (typeof OPT_IN_KINDS)[number]
 
 export interface LeaksOptions {
   /** Which families of resource to check. Default: all of them. */
@@ -33,6 +35,11 @@ export interface LeaksOptions {
    * it on for one run. Default false.
    */
   trace?: boolean
+  /**
+   * Also report, after each test, the sockets it created that are closed but still referenced (kept in a Set, Map
+   * or array): a memory leak. Costs a full garbage collection after each test that closed a socket. Default false.
+   */
+  retainedSockets?: boolean
 }
 
 export const LEAK_MODES = ['fail', 'warn', 'off'] as const
@@ -57,6 +64,7 @@ export interface ResolvedOptions {
   ignore: IgnoreRule[]
   report: string | undefined
   baseline: string | undefined
+  retainedSockets: boolean
   /** `VITEST_LEAKS_BASELINE=update`: record every leak into the baseline file, fail nothing. */
   updateBaseline: boolean
   trace: boolean
@@ -70,12 +78,13 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   ignore: [],
   report: undefined,
   baseline: undefined,
+  retainedSockets: false,
   updateBaseline: false,
   trace: false,
 }
 
 /** Option names a user may pass (the resolved object has more). */
-const OPTION_NAMES = ['kinds', 'settleTimeout', 'cleanup', 'mode', 'ignore', 'report', 'baseline', 'trace']
+const OPTION_NAMES = ['kinds', 'settleTimeout', 'cleanup', 'mode', 'ignore', 'report', 'baseline', 'trace', 'retainedSockets']
 
 const SETTLE_TIMEOUT_MAX = 60_000
 
@@ -140,6 +149,11 @@ function resolveUserOptions(input: unknown): ResolvedOptions {
     if (typeof options.trace !== 'boolean') fail('trace', 'true or false', options.trace)
     resolved.trace = options.trace
   }
+  if (options.retainedSockets !== undefined) {
+    if (typeof options.retainedSockets !== 'boolean') fail('retainedSockets', 'true or false', options.retainedSockets)
+    resolved.retainedSockets = options.retainedSockets
+    if (options.retainedSockets) resolved.kinds.push('retained')
+  }
   if (options.mode !== undefined) {
     if (!(LEAK_MODES as readonly unknown[]).includes(options.mode)) fail('mode', `one of ${LEAK_MODES.map((m) => `'${m}'`).join(', ')}`, options.mode)
     resolved.mode = options.mode
@@ -171,8 +185,9 @@ export function validateIgnoreRule(rule: unknown, where: string): IgnoreRule {
   }
   const { kind, stack, test, reason } = rule as Partial<IgnoreRule>
   if (typeof reason !== 'string' || reason.trim() === '') fail(`${where}.reason`, 'a non-empty string saying why the leak is accepted', reason)
-  if (kind !== undefined && !(LEAK_KINDS as readonly unknown[]).includes(kind)) {
-    fail(`${where}.kind`, `one of ${LEAK_KINDS.map((k) => `'${k}'`).join(', ')}`, kind)
+  const kinds = [...LEAK_KINDS, ...OPT_IN_KINDS]
+  if (kind !== undefined && !(kinds as readonly unknown[]).includes(kind)) {
+    fail(`${where}.kind`, `one of ${kinds.map((k) => `'${k}'`).join(', ')}`, kind)
   }
   for (const [field, value] of [['stack', stack], ['test', test]] as const) {
     if (value !== undefined && typeof value !== 'string' && !(value instanceof RegExp)) fail(`${where}.${field}`, 'a string or a RegExp', value)

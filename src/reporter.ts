@@ -25,6 +25,7 @@ const NOUNS: Record<string, [string, string]> = {
   workers: ['worker thread', 'worker threads'],
   watchers: ['watcher', 'watchers'],
   listeners: ['listener', 'listeners'],
+  retained: ['retained socket', 'retained sockets'],
   files: ['open file', 'open files'],
   descriptors: ['file descriptor', 'file descriptors'],
   handles: ['other active resource', 'other active resources'],

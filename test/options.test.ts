@@ -24,13 +24,14 @@ describe('setup', () => {
 
 describe('bad options fail the run at startup, naming the option and what is accepted', () => {
   test.each([
-    ['unknown-option.config.ts', 'vitest-leaks: unknown option `kind`. Accepted options: kinds, settleTimeout, cleanup, mode, ignore, report, baseline, trace.'],
+    ['unknown-option.config.ts', 'vitest-leaks: unknown option `kind`. Accepted options: kinds, settleTimeout, cleanup, mode, ignore, report, baseline, trace, retainedSockets.'],
     [
       'bad-kind.config.ts',
       "vitest-leaks: option `kinds` must be an array of 'servers', 'sockets', 'udp', 'timers', 'processes', 'workers', 'watchers', 'listeners', 'files', 'descriptors', 'handles'; got \"fds\".",
     ],
     ['bad-type.config.ts', 'vitest-leaks: option `settleTimeout` must be a number of milliseconds from 0 to 60000; got "100".'],
     ['bad-mode.config.ts', "vitest-leaks: option `mode` must be one of 'fail', 'warn', 'off'; got \"strict\"."],
+    ['bad-retained.config.ts', 'vitest-leaks: option `retainedSockets` must be true or false; got "yes".'],
     ['bad-ignore.config.ts', 'vitest-leaks: option `ignore[0].reason` must be a non-empty string saying why the leak is accepted; got undefined undefined.'],
   ])('%s', async (config, message) => {
     const run = await runVitest('options', { args: ['--config', config] })

@@ -5,6 +5,7 @@ import { listenersProbe } from './listeners.js'
 import { handlesProbe } from './handles.js'
 import type { Probe } from './probe.js'
 import { processesProbe } from './processes.js'
+import { retainedProbe } from './retained.js'
 import { serversProbe } from './servers.js'
 import { socketsProbe } from './sockets.js'
 import { timersProbe } from './timers.js'
@@ -25,4 +26,5 @@ export const PROBES: Record<LeakKind, Probe> = {
   files: filesProbe,
   descriptors: descriptorsProbe,
   handles: handlesProbe,
+  retained: retainedProbe,
 }

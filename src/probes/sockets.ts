@@ -216,6 +216,19 @@ export const socketsProbe: Probe<Socket> = {
   },
 }
 
+/**
+ * Drops the plugin's own references to a closed socket (the loopback peer index, the matcher's lists of connections),
+ * so that the retained-sockets check never finds the plugin holding it.
+ */
+export function forgetClosedSocket(socket: net.Socket): void {
+  byLocalAddress.clear()
+  const state = connections()
+  prune(state.clients)
+  const server = (socket as Socket).server
+  const accepted = server && state.accepted.get(server)
+  if (accepted) prune(accepted)
+}
+
 function hasUserFrame(sites: CallSites | undefined): boolean {
   return (sites ?? []).some((site) => {
     const file = site.getFileName() ?? ''
@@ -310,7 +323,7 @@ function traffic(socket: net.Socket): string {
   return `${plural(socket.bytesRead, 'byte')} read, ${plural(socket.bytesWritten ?? 0, 'byte')} written`
 }
 
-function connectTarget(args: unknown[]): { path?: string; host?: string; port?: number } {
+export function connectTarget(args: unknown[]): { path?: string; host?: string; port?: number } {
   // net.connect() passes its normalized [options, callback] array as the only argument
   const first = Array.isArray(args[0]) ? args[0][0] : args[0]
   if (typeof first === 'string' && !/^\d+$/.test(first)) return { path: first }
