@@ -186,8 +186,8 @@ export function analyze(snapshot: HeapSnapshot, query: RetainerQuery): Map<strin
   }
 
   /**
-   * Closures (and module scopes) of the plugin's own code: found from the scripts whose name is under `dir`, through
-   * the function infos that point at those scripts.
+   * Closures of the plugin's own code, and the scopes they were made in: found from the scripts whose name is under
+   * `dir`, through the function infos that point at those scripts.
    */
   function ownCode(dir: string): Uint8Array {
     const marks = new Uint8Array(count)
@@ -214,6 +214,13 @@ export function analyze(snapshot: HeapSnapshot, query: RetainerQuery): Map<strin
       for (let e = firstEdge[node]!; e < firstEdge[node + 1]!; e += EF) {
         if (edges[e + E_TYPE] === E_INTERNAL && infos[edges[e + E_TO]! / NF] === 1 && edgeName(e) === 'shared') marks[node] = 1
       }
+    }
+    // the scopes those closures were made in: the plugin's module scope (one per bundle, holding every probe's state,
+    // and on the stack while the check runs) and its functions' scopes
+    const closures = [...marks.keys()].filter((node) => marks[node] === 1)
+    for (const node of closures) {
+      const context = outEdge(node, E_INTERNAL, 'context')
+      if (context !== undefined) marks[context] = 1
     }
     return marks
   }

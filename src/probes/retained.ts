@@ -269,13 +269,16 @@ function retainerPhrase(retainer: CollectionRetainer): string {
 function removal(retainer: CollectionRetainer | undefined): string {
   // inside the class that holds it, the code says `this.clients`
   const name = retainer?.holder && retainer.path ? `this.${retainer.path.split('.').at(-1)}` : (retainer?.path ?? 'sockets')
+  const entry = retainer?.entryProperty
   switch (retainer?.collection) {
     case 'Set':
-      return `\`socket.once('close', () => ${name}.delete(socket))\``
+      return `\`socket.once('close', () => ${name}.delete(${entry ? 'entry' : 'socket'}))\``
     case 'Map':
       return `\`socket.once('close', () => ${name}.delete(key))\``
-    case 'array':
-      return `\`socket.once('close', () => ${name}.splice(${name}.indexOf(socket), 1))\``
+    case 'array': {
+      const index = entry ? `${name}.findIndex((entry) => entry.${entry} === socket)` : `${name}.indexOf(socket)`
+      return `\`socket.once('close', () => ${name}.splice(${index}, 1))\``
+    }
     default:
       return "in a `'close'` listener"
   }
