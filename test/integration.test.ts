@@ -1,20 +1,53 @@
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+// @ts-expect-error: a plain .mjs script, no declarations
+import { installProblem, ownCopy, targetPaths, TARGETS } from '../scripts/prepare-versions.mjs'
 import { checkMarkers } from './support/markers.js'
 import { FIXTURES, runVitest, type RunOutcome } from './support/run-vitest.js'
 import { startPostgres, startRedis, type Service } from './support/services.js'
 
 // Real clients against real servers: pg against PostgreSQL and ioredis against Redis (both started here, on loopback),
 // undici, ws, express with supertest, and fastify. Each fixture file has leaky tests (with @leak markers) next to the
-// clean way of doing the same thing, which must pass.
+// clean way of doing the same thing, which must pass. On this Vitest, and on the other versions the package supports
+// (.versions/, prepared by scripts/prepare-versions.mjs: Vitest 3.2 on this Node, 5.x on Node 22), against the same
+// servers. A version that is not prepared fails here: never a silent skip.
 const files = readdirSync(join(FIXTURES, 'integration'))
   .filter((file) => file.endsWith('.test.ts'))
   .map((file) => file.slice(0, -'.test.ts'.length))
   .sort()
 
+interface Target {
+  name: string
+  vitest: string
+}
+
+interface Version {
+  name: string
+  /** Why it cannot run, when its target is not prepared. */
+  missing?: string
+  fixture: string
+  node?: string
+  vitestCli?: string
+  vitest?: string
+}
+
+const versions: Version[] = [{ name: 'this Vitest', fixture: join(FIXTURES, 'integration') }]
+for (const target of TARGETS as Target[]) {
+  const problem: string | undefined = installProblem(target)
+  const paths = targetPaths(target)
+  versions.push({
+    name: `${target.name} (Vitest ${target.vitest})`,
+    missing: problem && `${target.name} is not prepared: ${problem}. Run \`node scripts/prepare-versions.mjs\`.`,
+    fixture: join(paths.dir, 'own', 'integration'),
+    node: paths.node,
+    vitestCli: paths.vitestCli,
+    vitest: target.vitest,
+  })
+}
+
 const services: Service[] = []
-let run: RunOutcome
+const runs = new Map<string, RunOutcome>()
 beforeAll(async () => {
   try {
     services.push(...(await Promise.all([startPostgres(), startRedis()])))
@@ -22,21 +55,36 @@ beforeAll(async () => {
     await Promise.all(services.map((service) => service.stop()))
     throw error
   }
-  run = await runVitest('integration', { env: Object.assign({}, ...services.map((service) => service.env)) })
+  const env = Object.assign({}, ...services.map((service) => service.env))
+  // one version at a time: the fixture has timing-sensitive tests, and all of them share the two servers
+  for (const version of versions) {
+    if (version.missing) continue
+    // its own copy (fixture and built package): versions.test.ts replaces the shared copies while it runs
+    if (version.vitest) ownCopy((TARGETS as Target[]).find((t) => t.vitest === version.vitest), 'integration')
+    runs.set(version.name, await runVitest('integration', { env, cwd: version.fixture, node: version.node, vitestCli: version.vitestCli }))
+  }
 })
 afterAll(async () => {
   await Promise.all(services.map((service) => service.stop()))
 })
 
-describe('real libraries against real servers, leaky and clean, through real Vitest', () => {
-  test('the run reported every fixture file', () => {
+function runOf(version: Version): RunOutcome {
+  if (version.missing) throw new Error(version.missing)
+  return runs.get(version.name)!
+}
+
+describe.each(versions.map((version) => [version.name, version] as const))('%s: real libraries against real servers, leaky and clean', (_name, version) => {
+  test('the run used that Vitest and reported every fixture file', () => {
+    const run = runOf(version)
+    if (version.vitest) expect(run.output, run.output).toContain(`v${version.vitest}`)
     const reported = run.modules.map((m) => m.file.split('/').at(-1))
     expect(reported.sort(), run.output).toEqual(files.map((f) => `${f}.test.ts`))
     expect(run.unhandled, run.output).toEqual([])
   })
 
   test.each(files)('%s.test.ts: leaks fail their owner at the marked line; clean tests pass', (name) => {
-    const module = run.modules.find((m) => m.file === join(FIXTURES, 'integration', `${name}.test.ts`))
+    const run = runOf(version)
+    const module = run.modules.find((m) => m.file === join(version.fixture, `${name}.test.ts`))
     expect(module, run.output).toBeDefined()
     expect(checkMarkers(module!)).toEqual([])
   })

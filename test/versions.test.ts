@@ -6,6 +6,7 @@ import { installProblem, syncCopies, targetPaths, TARGETS } from '../scripts/pre
 import { checkMatcherMarkers } from './support/matcher-markers.js'
 import { checkMarkers } from './support/markers.js'
 import { POOL_RUNS, poolRunProblems } from './support/pools.js'
+import { projectsProblems } from './support/projects.js'
 import { retriesProblems } from './support/retries.js'
 import { FIXTURES, runVitest, type RunOutcome } from './support/run-vitest.js'
 
@@ -24,7 +25,7 @@ const files = readdirSync(join(FIXTURES, 'kinds'))
   .map((file) => file.slice(0, -'.test.ts'.length))
   .sort()
 
-type Prepared = { run: RunOutcome; fixture: string; matchers: RunOutcome; standalone: RunOutcome; matchersFixture: string; pools: Map<string, RunOutcome>; poolsFixture: string; retries: RunOutcome; retriesFixture: string } | { missing: string }
+type Prepared = { run: RunOutcome; fixture: string; matchers: RunOutcome; standalone: RunOutcome; matchersFixture: string; pools: Map<string, RunOutcome>; poolsFixture: string; retries: RunOutcome; retriesFixture: string; projects: RunOutcome; projectsFixture: string } | { missing: string }
 const outcomes = new Map<string, Prepared>()
 const matcherFiles = ['clients', 'graceful', 'servers']
 // On 3.2 and 5.x the vm pools give each test file a new vm context (4.1 keeps one per worker): one worker, so later
@@ -52,7 +53,9 @@ async function runTarget(target: Target): Promise<void> {
   }
   const retriesFixture = join(paths.fixtures, 'retries')
   const retries = await runVitest('retries', { cwd: retriesFixture, node: paths.node, vitestCli: paths.vitestCli, args: ['--allowOnly'] })
-  outcomes.set(target.name, { run, fixture, matchers, standalone, matchersFixture, pools, poolsFixture, retries, retriesFixture })
+  const projectsFixture = join(paths.fixtures, 'projects')
+  const projects = await runVitest('projects', { cwd: projectsFixture, node: paths.node, vitestCli: paths.vitestCli })
+  outcomes.set(target.name, { run, fixture, matchers, standalone, matchersFixture, pools, poolsFixture, retries, retriesFixture, projects, projectsFixture })
 }
 
 // Both runs at once by default (each is one Vitest process with its own pool; about 8 s together instead of 15 s).
@@ -114,10 +117,16 @@ describe.each(targets.map((target) => [target.name, target.vitest, target] as co
   })
 })
 
-describe.each(targets.map((target) => [target.name, target.vitest, target] as const))('%s: retries and test modes through real Vitest %s', (_name, _version, target) => {
+describe.each(targets.map((target) => [target.name, target.vitest, target] as const))('%s: retries, test modes and projects through real Vitest %s', (_name, _version, target) => {
   test('retries, repeats, test.fails, skip, todo and only', () => {
     const { retries, retriesFixture } = outcomeOf(target)
     expect(retries.output).toContain(`v${target.vitest}`)
     expect(retriesProblems(retries, retriesFixture), retries.output).toEqual([])
+  })
+
+  test('inline test.projects, extending the root config or not, are all checked', () => {
+    const { projects, projectsFixture } = outcomeOf(target)
+    expect(projects.output).toContain(`v${target.vitest}`)
+    expect(projectsProblems(projects, projectsFixture), projects.output).toEqual([])
   })
 })
