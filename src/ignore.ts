@@ -1,5 +1,5 @@
 import { validateIgnoreRule, type IgnoreRule } from './options.js'
-import { peekRuntime } from './runtime.js'
+import { peekRuntime } from './runtime-key.js'
 
 /**
  * Accepts a known leak where it happens: inside a test, for that test; in a beforeAll, for that suite; at the top of

@@ -9,6 +9,7 @@ import { META_KEY } from './provide.js'
 import { describeLeaks, type LeakError } from './report/leak-error.js'
 import { parseFrame } from './stack.js'
 import { enableTrace } from './trace.js'
+import { RUNTIME } from './runtime-key.js'
 
 /** Node's own timers, captured before the timers probe wraps them and out of reach of fake timers. */
 export interface RealTimers {
@@ -39,14 +40,7 @@ export interface ScopeFile {
   root: string
 }
 
-// Setup files run again for every test file in a worker (and may be evaluated as a fresh module each time): the
-// runtime lives on `process`, which is shared by every module instance and every vm context of the worker.
-const RUNTIME = Symbol.for('vitest-leaks.runtime')
-
-/** The worker's runtime if the plugin is active in this worker. */
-export function peekRuntime(): Runtime | undefined {
-  return (process as unknown as Record<symbol, Runtime | undefined>)[RUNTIME]
-}
+export { peekRuntime } from './runtime-key.js'
 
 export function getRuntime(options: ResolvedOptions): Runtime {
   const host = process as unknown as Record<symbol, Runtime | undefined>
