@@ -25,6 +25,7 @@ const TMP = join(ROOT, '.tmp', 'bench')
 const DIST_COPY = join(TMP, 'node_modules', 'vitest-leaks', 'dist')
 const RESULTS_FILE = join(ROOT, '.tmp', 'bench-results.json')
 const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs')
+const JEST = join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js')
 const TARGET = 1.05
 
 /**
@@ -32,20 +33,22 @@ const TARGET = 1.05
  * config (plus optional extra CLI args), or a `command(files, reportFile)` returning the argv of any other runner;
  * `report: false` when that runner writes no Vitest JSON report (its per-file times are then left out).
  *
- * More to add here later, e.g.:
- *   { name: 'trace', config: 'bench/vitest.leaks-trace.config.mjs' },   // leaks({ trace: true })
- *   { name: 'detect-async-leaks', config: 'bench/vitest.plain.config.mjs', args: ['--detect-async-leaks'] },
- *   { name: 'jest', report: false, command: (files) => ['node_modules/jest/bin/jest.js', '--config', 'bench/jest.config.mjs', ...files] },
+ * The Jest variants are of the second kind: the same files under Jest (bench/jest.config.cjs), whose `--json` report
+ * has the same shape as Vitest's (testResults[].name/startTime/endTime/status/assertionResults), so their per-file
+ * times and failures are read the same way.
  */
 // Every variant that can run; BENCH_VARIANTS picks some (the first is the baseline the ratios divide by). The
 // default run compares the plugin's default with plain Vitest; `BENCH_VARIANTS=plain,leaks,trace,vitest-detect-async-leaks`
-// adds the plugin's trace mode and Vitest's own --detectAsyncLeaks as columns.
+// adds the plugin's trace mode and Vitest's own --detectAsyncLeaks as columns; `BENCH_VARIANTS=plain,leaks,jest,jest-detect-open-handles`
+// adds Jest, without and with its --detectOpenHandles (which makes Jest run the files serially, in band: part of its cost).
 const ALL_VARIANTS = [
   { name: 'plain', config: 'bench/vitest.plain.config.mjs' },
   { name: 'leaks', config: 'bench/vitest.leaks.config.mjs' },
   { name: 'trace', config: 'bench/vitest.trace.config.mjs' },
   { name: 'retained', config: 'bench/vitest.retained.config.mjs' },
   { name: 'vitest-detect-async-leaks', config: 'bench/vitest.plain.config.mjs', args: ['--detectAsyncLeaks', '--testTimeout=600000'] },
+  { name: 'jest', runner: 'jest', args: [], command: jestArgv([]) },
+  { name: 'jest-detect-open-handles', runner: 'jest', args: ['--detectOpenHandles'], command: jestArgv(['--detectOpenHandles']) },
 ]
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'plain,leaks').split(',').map((name) => {
   const variant = ALL_VARIANTS.find((v) => v.name === name.trim())
@@ -55,6 +58,11 @@ const VARIANTS = (process.env.BENCH_VARIANTS ?? 'plain,leaks').split(',').map((n
   }
   return variant
 })
+
+/** Jest on the same files; `files` (paths relative to the root) are Jest's test path patterns, none = the whole suite. */
+function jestArgv(args) {
+  return (files, reportFile) => [JEST, '--config', 'bench/jest.config.cjs', '--json', `--outputFile=${reportFile}`, ...args, ...files]
+}
 
 function vitestArgv(variant, files, reportFile) {
   if (variant.command) return variant.command(files, reportFile)
@@ -85,7 +93,7 @@ const ROUNDS = Math.max(1, intFromEnv('BENCH_ROUNDS', 5))
 const WORKLOAD_ROUNDS = intFromEnv('BENCH_WORKLOAD_ROUNDS', 3)
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean)
 
-/** Runs one Vitest process; resolves with its wall time and Vitest's own per-file durations, rejects if it fails. */
+/** Runs one test process; resolves with its wall time and the runner's own per-file durations, rejects if it fails. */
 function runOnce(variant, files, label) {
   const reportFile = join(TMP, `${variant.name}.json`)
   rmSync(reportFile, { force: true })
@@ -119,7 +127,7 @@ function runOnce(variant, files, label) {
   })
 }
 
-/** The failed tests and files of a Vitest JSON report, with their messages (the JSON reporter prints nothing else). */
+/** The failed tests and files of a Vitest (or Jest) JSON report, with their messages (the JSON reporter prints nothing else). */
 function failuresIn(reportFile) {
   if (!existsSync(reportFile)) return []
   try {
@@ -138,11 +146,14 @@ function failuresIn(reportFile) {
   }
 }
 
-/** Vitest's per-file duration (hooks and tests of the file, without process start, config and imports). */
+/**
+ * The runner's per-file duration. Vitest's: hooks and tests of the file, without process start, config and imports.
+ * Jest's (perfStats start..end): the same plus loading the test file (its transform and its imports).
+ */
 function readFileTimes(reportFile, label) {
   if (!existsSync(reportFile)) return undefined
   const report = JSON.parse(readFileSync(reportFile, 'utf8'))
-  if (!report.success) throw new Error(`${label}: Vitest reported a failure in ${reportFile}`)
+  if (!report.success) throw new Error(`${label}: the test run reported a failure in ${reportFile}`)
   const times = {}
   for (const file of report.testResults) times[workloadName(file.name)] = file.endTime - file.startTime
   return times
@@ -224,13 +235,15 @@ function table(header, rows) {
 const ms = (value) => (value === undefined || Number.isNaN(value) ? '-' : value.toFixed(0))
 const ratio = (value) => (value === undefined || Number.isNaN(value) ? '-' : value.toFixed(3))
 
-function vitestVersion() {
+function installedVersion(name) {
   try {
-    return JSON.parse(readFileSync(join(ROOT, 'node_modules', 'vitest', 'package.json'), 'utf8')).version
+    return JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version
   } catch {
     return 'unknown'
   }
 }
+const vitestVersion = () => installedVersion('vitest')
+const usesJest = () => VARIANTS.some((v) => v.runner === 'jest')
 
 async function main() {
   if (!existsSync(join(ROOT, 'dist', 'index.js'))) {
@@ -255,8 +268,12 @@ async function main() {
   const others = names.slice(1)
   const base = names[0]
 
+  if (usesJest() && !existsSync(JEST)) {
+    console.error('BENCH_VARIANTS has a Jest variant but jest is not installed: run `npm install`.')
+    process.exit(1)
+  }
   console.log(
-    `vitest-leaks overhead: Node ${process.version}, Vitest ${vitestVersion()}, ${os.cpus().length} CPUs, plugin build ${distBefore}, ` +
+    `vitest-leaks overhead: Node ${process.version}, Vitest ${vitestVersion()}${usesJest() ? `, Jest ${installedVersion('jest')}` : ''}, ${os.cpus().length} CPUs, plugin build ${distBefore}, ` +
       `variants ${names.join(' / ')}; whole suite ${ROUNDS} rounds (+1 warm-up), each workload ${WORKLOAD_ROUNDS} rounds`,
   )
 
@@ -274,7 +291,7 @@ async function main() {
     ...others.map((n) => ratio(r.ratio[n])),
   ])
   wallRows.push(['whole suite', ...names.map((n) => ms(suite.median[n])), ...others.map((n) => ratio(suite.ratio[n]))])
-  console.log(`\nWall time of \`vitest run\` (median; whole process: start, config, workers, tests)\n`)
+  console.log(`\nWall time of \`vitest run\`${usesJest() ? ' / `jest`' : ''} (median; whole process: start, config, workers, tests)\n`)
   console.log(table(header, wallRows))
 
   const fileRows = Object.entries(perWorkload)
@@ -282,6 +299,7 @@ async function main() {
     .map(([name, r]) => [name, ...names.map((n) => ms(r.fileMedian[n][name])), ...others.map((n) => ratio(r.fileRatio[n]?.[name]))])
   if (fileRows.length > 0) {
     console.log(`\nTime inside the test file (median of Vitest's per-file duration: hooks and tests, without startup)\n`)
+    if (usesJest()) console.log(`(Jest's per-file duration also counts loading the test file: its transform and imports)\n`)
     console.log(table(header, fileRows))
   }
 
@@ -302,12 +320,13 @@ async function main() {
     date: new Date().toISOString(),
     node: process.version,
     vitest: vitestVersion(),
+    ...(usesJest() ? { jest: installedVersion('jest') } : {}),
     platform: `${os.platform()} ${os.arch()}`,
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model,
     dist: distBefore,
     loadAverage: { start: loadBefore, end: loadAfter },
-    variants: VARIANTS.map(({ name, config, args }) => ({ name, config, args })),
+    variants: VARIANTS.map(({ name, runner = 'vitest', config, args }) => ({ name, runner, config, args })),
     baseline: base,
     rounds: { suite: ROUNDS, suiteWarmup: 1, workload: WORKLOAD_ROUNDS },
     target: TARGET,
