@@ -71,6 +71,15 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
   ledger.current = fileScope
   const collector = getCurrentSuite() as unknown as { on: (name: string, ...fns: Function[]) => void }
   const order = hookOrder()
+  /** The plugin's own part of a hook: a bug there is shown once and the test, suite or file runs on unchecked. */
+  const guarded = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn()
+    } catch (error) {
+      reportInternalError(runtime, error)
+      return fallback
+    }
+  }
 
   const startChild = (parent: Scope) => {
     if (parent.phase === 'beforeAll' || parent.phase === 'collect') parent.phase = 'tests'
@@ -92,8 +101,10 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
   const closeSuiteScope = async (suite: TaskLike, scope: Scope) => {
     const parent = scope.parent
     const errors = [...(deferred.get(scope) ?? []), ...(await checkScope(runtime, scope, suite, scopeFile(suite)))]
-    if (parent) ledger.current = parent
-    endChild(parent, suite)
+    guarded(() => {
+      if (parent) ledger.current = parent
+      endChild(parent, suite)
+    }, undefined)
     if (errors.length > 0) throw throwable(errors)
   }
 
@@ -105,12 +116,13 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
   const instrument = (suite: TaskLike, kind: 'suite' | 'file', hooks: SuiteHooks) => {
     let scope: Scope | undefined
     const close = () => (scope ? closeSuiteScope(suite, scope) : undefined)
-    const open = () => {
-      scope = openSuiteScope(suite, kind)
-      if (kind === 'file') instrumentChildren(suite)
-      if (order === 'list') hooks.beforeAll.push(() => close)
-      return order === 'list' ? undefined : close
-    }
+    const open = () =>
+      guarded(() => {
+        scope = openSuiteScope(suite, kind)
+        if (kind === 'file') instrumentChildren(suite)
+        if (order === 'list') hooks.beforeAll.push(() => close)
+        return order === 'list' ? undefined : close
+      }, undefined)
     return open
   }
   const instrumentChildren = (suite: TaskLike) => {
@@ -122,10 +134,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
     }
   }
 
-  collector.on('beforeAll', (file: TaskLike) => {
-    const hooks = getHooks(file as never) as unknown as SuiteHooks
-    return instrument(file, 'file', hooks)()
-  })
+  collector.on('beforeAll', (file: TaskLike) => guarded(() => instrument(file, 'file', getHooks(file as never) as unknown as SuiteHooks)(), undefined))
 
   const openTestScope = (task: TaskLike): Scope => {
     const parent = ledger.current
@@ -137,18 +146,22 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
   }
   const closeTestScope = async (task: TaskLike, scope: Scope): Promise<LeakError[]> => {
     const errors = await checkScope(runtime, scope, task, scopeFile(task))
-    endChild(scope.parent, task)
-    const why = hidesFailure(task)
-    if (errors.length === 0 || !why || !scope.parent) return errors
-    // the test's own failure would be turned into a pass or dropped: its suite (or file) fails instead, naming it
-    const owner = scope.parent
-    deferred.set(owner, [...(deferred.get(owner) ?? []), ...errors.map((error) => withNote(error, `  test:    ${JSON.stringify(scope.name)}, reported on its ${owner.kind === 'file' ? 'file' : 'suite'}: ${why}`))])
-    return []
+    return guarded(() => {
+      endChild(scope.parent, task)
+      const why = hidesFailure(task)
+      if (errors.length === 0 || !why || !scope.parent) return errors
+      // the test's own failure would be turned into a pass or dropped: its suite (or file) fails instead, naming it
+      const owner = scope.parent
+      const note = `  test:    ${JSON.stringify(scope.name)}, reported on its ${owner.kind === 'file' ? 'file' : 'suite'}: ${why}`
+      deferred.set(owner, [...(deferred.get(owner) ?? []), ...errors.map((error) => withNote(error, note))])
+      return []
+    }, errors)
   }
 
   if (hasAroundEach) {
     collector.on('aroundEach', async (runTest: () => Promise<void>, context: HookContext) => {
-      const scope = openTestScope(context.task)
+      const scope = guarded(() => openTestScope(context.task), undefined)
+      if (!scope) return runTest()
       let failure: unknown
       let failed = false
       try {
@@ -165,12 +178,16 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
     // without aroundEach, a concurrent test's own function (with its fixtures) is what runs in its async context
     const originalFns = new WeakMap<object, Function>()
     collector.on('beforeEach', (context: HookContext) => {
-      const scope = openTestScope(context.task)
-      if (context.task.concurrent) {
-        const original = originalFns.get(context.task) ?? (getFn(context.task as never) as Function)
-        originalFns.set(context.task, original)
-        setFn(context.task as never, ((...args: unknown[]) => ledger.runIn(scope, () => original(...args))) as never)
-      }
+      const scope = guarded(() => {
+        const opened = openTestScope(context.task)
+        if (context.task.concurrent) {
+          const original = originalFns.get(context.task) ?? (getFn(context.task as never) as Function)
+          originalFns.set(context.task, original)
+          setFn(context.task as never, ((...args: unknown[]) => ledger.runIn(opened, () => original(...args))) as never)
+        }
+        return opened
+      }, undefined)
+      if (!scope) return
       if (typeof context.onTestFinished !== 'function') {
         reportInternalError(runtime, new Error('context.onTestFinished is missing: this Vitest version is not supported'))
         return

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { showInternalError } from './internal-error.js'
 import { poolNote } from './limits.js'
 import { LeaksOptionsError, resolveOptions, type LeaksOptions, type ResolvedOptions } from './options.js'
 import type { Baseline } from './policy.js'
@@ -82,8 +83,15 @@ export function leaks(options?: LeaksOptions): LeaksPlugin {
     configureVitest({ project, vitest }) {
       if (resolved.mode === 'off') return
       if (vitest.version) assertVersion(vitest.version)
-      configureProject(project, vitest)
-      for (const other of vitest.projects ?? []) if (other !== project && !hasOwnPlugin(other)) configureProject(other, vitest)
+      for (const target of [project, ...(vitest.projects ?? []).filter((other) => other !== project && !hasOwnPlugin(other))]) {
+        try {
+          configureProject(target, vitest)
+        } catch (error) {
+          // a bad option (the baseline file) fails the run; the plugin's own bug is shown once and the run goes on
+          if (error instanceof LeaksOptionsError) throw error
+          showInternalError(error)
+        }
+      }
       const config = provide(vitest.config.root)
       if (!reported.has(vitest)) {
         reported.add(vitest)

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, isAbsolute, relative, resolve } from 'node:path'
+import { showInternalError } from './internal-error.js'
 import type { ResolvedOptions } from './options.js'
 import { baselineKey, type Baseline, type BaselineEntry, type LeakEntry, type LeakStatus } from './policy.js'
 import { META_KEY } from './provide.js'
@@ -78,6 +79,15 @@ export class LeaksReporter {
   }
 
   onTestRunEnd(modules: ReadonlyArray<ModuleLike>): void {
+    try {
+      this.#runEnd(modules)
+    } catch (error) {
+      // the plugin's own bug: shown once, never a failure of the run
+      showInternalError(error)
+    }
+  }
+
+  #runEnd(modules: ReadonlyArray<ModuleLike>): void {
     const leaks: LeakEntry[] = []
     const retried = new Set<LeakEntry>()
     const ranFiles = new Set<string>()

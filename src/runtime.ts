@@ -1,5 +1,6 @@
 import timers from 'node:timers'
 import { closeLeaks, findLeaks } from './check.js'
+import { showInternalError } from './internal-error.js'
 import { Ledger, createScope, type Scope } from './ledger.js'
 import type { IgnoreRule, ResolvedOptions } from './options.js'
 import { PROBES } from './probes/index.js'
@@ -127,13 +128,6 @@ function relativePath(root: string, path: string): string {
 }
 
 export function reportInternalError(runtime: Runtime, error: unknown): void {
-  if (runtime.internalErrorShown) return
   runtime.internalErrorShown = true
-  // not `instanceof Error`: in the vm pools the error may come from another realm's code
-  const { stack, message } = (typeof error === 'object' && error !== null ? error : {}) as { stack?: unknown; message?: unknown }
-  const detail = typeof stack === 'string' ? stack : typeof message === 'string' ? message : String(error)
-  // stderr, not a thrown error: the plugin's own bug must not fail a clean test
-  process.stderr.write(
-    `\nvitest-leaks: internal error (a bug in vitest-leaks, not in your tests; the run goes on, and this is shown once):\n${detail}\n\n`,
-  )
+  showInternalError(error)
 }

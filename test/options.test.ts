@@ -41,6 +41,15 @@ describe('bad options fail the run at startup, naming the option and what is acc
   })
 })
 
+test("an error in the plugin's own diagnostics_channel subscriber is shown once and never reaches the process", async () => {
+  const run = await runVitest('options', { args: ['--config', 'internal-channel.config.ts'] })
+  expect(states(run), run.output).toEqual({ 'an unreadable connection is announced': 'passed', 'and another one': 'passed' })
+  expect(run.unhandled, run.output).toEqual([])
+  expect(run.exitCode).toBe(0)
+  expect(run.output.match(/vitest-leaks: internal error/g) ?? []).toHaveLength(1)
+  expect(run.output).toContain('connection unreadable')
+})
+
 test("the plugin's own error is shown once, as such, and never fails the user's tests", async () => {
   const run = await runVitest('options', { args: ['--config', 'plugin.config.ts'] })
   expect(states(run), run.output).toEqual({ 'first hostile socket': 'passed', 'second hostile socket': 'passed' })

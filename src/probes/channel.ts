@@ -1,8 +1,19 @@
 import dc from 'node:diagnostics_channel'
+import { showInternalError } from '../internal-error.js'
 
-/** Subscribes to a diagnostics channel Node publishes synchronously at creation; returns the unsubscribe. */
+/**
+ * Subscribes to a diagnostics channel Node publishes synchronously at creation; returns the unsubscribe. An error
+ * thrown by a subscriber would reach the process as an uncaught exception (Node rethrows it on the next tick) and
+ * fail the run: it is shown once as the plugin's own instead.
+ */
 export function subscribe<M>(name: string, onMessage: (message: M) => void): () => void {
-  const listener = onMessage as (message: unknown) => void
+  const listener = (message: unknown) => {
+    try {
+      onMessage(message as M)
+    } catch (error) {
+      showInternalError(error)
+    }
+  }
   dc.subscribe(name, listener)
   return () => dc.unsubscribe(name, listener)
 }

@@ -46,6 +46,14 @@ export const listenersProbe: Probe<Listener> = {
     }
 
     const note = (target: object, type: string | symbol, listener: unknown, skip: Function) => {
+      try {
+        noteListener(target, type, listener, skip)
+      } catch (error) {
+        // never into the user's on() or addEventListener()
+        ledger.onInternalError(error)
+      }
+    }
+    const noteListener = (target: object, type: string | symbol, listener: unknown, skip: Function) => {
       const current = ledger.current
       const origin = createdIn.get(target)
       // created in this very scope: its listeners go away with it

@@ -49,7 +49,12 @@ export const socketsProbe: Probe<Socket> = {
     if (!(original as any)[PATCHED]) {
       const connect = function connect(this: Socket, ...args: unknown[]) {
         noteClient(this)
-        if (ledger.track(this, socketsProbe, connect)) targets.set(this, connectTarget(args))
+        try {
+          if (ledger.track(this, socketsProbe, connect)) targets.set(this, connectTarget(args))
+        } catch (error) {
+          // never into the user's connect()
+          ledger.onInternalError(error)
+        }
         return Reflect.apply(original, this, args)
       }
       Object.defineProperty(connect, PATCHED, { value: original })
