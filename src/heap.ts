@@ -7,13 +7,18 @@ import { runInNewContext } from 'node:vm'
 
 /**
  * A full, synchronous garbage collection. `--expose-gc` set at run time applies to contexts created afterwards, so the
- * `gc` function is taken from a new one; this works in Vitest's forks, threads and vm pools alike.
+ * `gc` function is taken from a new one (and the flag is set back); this works in Vitest's forks, threads and vm pools.
  */
 export function garbageCollector(): () => void {
   const existing = (globalThis as { gc?: unknown }).gc
   if (typeof existing === 'function') return existing as () => void
   setFlagsFromString('--expose-gc')
-  return runInNewContext('gc') as () => void
+  try {
+    return runInNewContext('gc') as () => void
+  } finally {
+    // contexts made later (the vm pools make one per test file) get no `gc` global of their own
+    setFlagsFromString('--no-expose-gc')
+  }
 }
 
 const ownDir = dirname(fileURLToPath(import.meta.url))
