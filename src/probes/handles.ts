@@ -44,8 +44,8 @@ export const BENIGN_TYPES: ReadonlyArray<{ match: RegExp; reason: string }> = [
   { match: /^TTYWrap$/, reason: 'stdin/stdout/stderr: Node opens them on first use and keeps them for the process' },
   { match: /^Immediate$/, reason: 'a setImmediate callback: it runs on the next loop turn' },
   {
-    match: /(?:Req|Write|Shutdown|Connect|Send|Query)Wrap$|ReqCallback$|^FSReqPromise$|Job$|^Zlib$|^ZLIB$/,
-    reason: 'a request or job in flight (fs, dns, crypto, zlib, a socket write): it completes by itself',
+    match: /(?:Req|Write|Shutdown|Connect|Send|Query)Wrap$|ReqCallback$|^FSReqPromise$|^CloseReq$|Job$|^Zlib$|^ZLIB$/,
+    reason: 'a request or job in flight (fs, a FileHandle closing, dns, crypto, zlib, a socket write): it completes by itself',
   },
 ]
 
