@@ -44,9 +44,9 @@ const TARGET = 1.05
 const ALL_VARIANTS = [
   { name: 'plain', config: 'bench/vitest.plain.config.mjs' },
   { name: 'leaks', config: 'bench/vitest.leaks.config.mjs' },
-  { name: 'trace', config: 'bench/vitest.trace.config.mjs' },
-  { name: 'retained', config: 'bench/vitest.retained.config.mjs' },
-  { name: 'vitest-detect-async-leaks', config: 'bench/vitest.plain.config.mjs', args: ['--detectAsyncLeaks', '--testTimeout=600000'] },
+  { name: 'trace', config: 'bench/vitest.leaks.config.mjs', env: { BENCH_LEAKS_OPTIONS: '{"trace":true}' } },
+  { name: 'retained', config: 'bench/vitest.leaks.config.mjs', env: { BENCH_LEAKS_OPTIONS: '{"retainedSockets":true}' } },
+  { name: 'vitest-detect-async-leaks', config: 'bench/vitest.plain.config.mjs', args: ['--detectAsyncLeaks'] },
   { name: 'jest', runner: 'jest', args: [], command: jestArgv([]) },
   { name: 'jest-detect-open-handles', runner: 'jest', args: ['--detectOpenHandles'], command: jestArgv(['--detectOpenHandles']) },
 ]

@@ -1,6 +1,8 @@
-// The benchmark suite with the plugin, default options. Uses the built plugin: run `npx tsup` (or `npm run bench`).
+// The benchmark suite with the plugin. Uses the built plugin: run `npx tsup` (or `npm run bench`).
 // bench/run.mjs points VITEST_LEAKS_BENCH_DIST at a copy of dist/ it takes when it starts, so a rebuild of dist/ while
 // the benchmark runs can neither break a run nor mix two builds in one table. Run by hand, this is ../dist.
+// BENCH_LEAKS_OPTIONS (JSON) gives the plugin's options, so a variant such as trace mode or retainedSockets is one
+// entry in run.mjs, not one more config file.
 import { pathToFileURL } from 'node:url'
 import { defineConfig } from 'vitest/config'
 import { shared } from './vitest.shared.mjs'
@@ -9,9 +11,10 @@ const snapshot = process.env.VITEST_LEAKS_BENCH_DIST
 const { default: leaks } = snapshot
   ? await import(pathToFileURL(`${snapshot}/index.js`).href)
   : await import('../dist/index.js')
+const options = process.env.BENCH_LEAKS_OPTIONS ? JSON.parse(process.env.BENCH_LEAKS_OPTIONS) : undefined
 
 export default defineConfig({
   ...shared,
-  plugins: [leaks()],
+  plugins: [leaks(options)],
   test: { ...shared.test },
 })

@@ -8,5 +8,8 @@ export const shared = {
     include: ['bench/suite/**/*.test.ts'],
     pool: 'forks',
     watch: false,
+    // trace mode and --detectAsyncLeaks record a stack per promise: the await workload takes minutes there, and the
+    // default 5 s test timeout would cut it short (a longer one changes nothing for the other variants)
+    testTimeout: 600_000,
   },
 }
