@@ -174,8 +174,8 @@ export function parseFrame(line: string): { file: string; line: number; column: 
 }
 
 /** True when some frame is the user's own code: not node, not a package in node_modules, not Vitest, not the plugin. */
-export function hasUserFrame(sites: CallSites): boolean {
-  return sites.some((site) => {
+export function hasUserFrame(sites: CallSites | undefined): boolean {
+  return (sites ?? []).some((site) => {
     const file = fileOf(site)
     return !isInternal(file) && !isOwn(file) && !/[\\/]node_modules[\\/]/.test(file)
   })

@@ -4,7 +4,7 @@ import { syncBuiltinESMExports } from 'node:module'
 import net from 'node:net'
 import type { Ledger } from '../ledger.js'
 import { explainTcpState, osSocketState } from '../os/socket-state.js'
-import { LazyCallSites, type CallSites } from '../stack.js'
+import { hasUserFrame, LazyCallSites, type CallSites } from '../stack.js'
 import { subscribe } from './channel.js'
 import { clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
 import { formatHostPort, plural } from './net-describe.js'
@@ -232,13 +232,6 @@ export function forgetClosedSocket(socket: net.Socket): void {
   const server = (socket as Socket).server
   const accepted = server && state.accepted.get(server)
   if (accepted) prune(accepted)
-}
-
-function hasUserFrame(sites: CallSites | undefined): boolean {
-  return (sites ?? []).some((site) => {
-    const file = site.getFileName() ?? ''
-    return file.includes('/') && !file.startsWith('node:') && !/[\\/]node_modules[\\/]/.test(file)
-  })
 }
 
 /** A request's origin, its stack read only if the request is ever blamed for a busy connection. */
