@@ -51,13 +51,12 @@ export function leaks(options?: LeaksOptions): LeaksPlugin {
   const resolved = resolveOptions(options)
   let provided: ProvidedConfig | undefined
   const provide = (root: string): ProvidedConfig => (provided ??= { options: resolved, baseline: loadBaseline(resolved, root) })
-  const reported = new WeakSet<object>()
   const configured = new WeakSet<object>()
   const configureProject = (project: ProjectLike, vitest: VitestLike) => {
     if (configured.has(project)) return
     configured.add(project)
     if (project.config.browser?.enabled) {
-      warnOnce(`vitest-leaks: project "${project.name ?? project.config.name ?? ''}" runs in browser mode, where there are no Node resources to check; the plugin does nothing there.`)
+      warnOnce(browserNote(project, vitest))
       project.config.setupFiles = project.config.setupFiles.filter((file) => file !== SETUP_FILE)
       return
     }
@@ -93,13 +92,24 @@ export function leaks(options?: LeaksOptions): LeaksPlugin {
         }
       }
       const config = provide(vitest.config.root)
-      if (!reported.has(vitest)) {
-        reported.add(vitest)
+      // one summary per run, also when a project loads the config again and so has its own leaks() (a browser project)
+      if (!vitest.config.reporters.some((reporter) => reporter instanceof LeaksReporter)) {
         // pushed here, it survives a `--reporter` on the command line
         vitest.config.reporters.push(new LeaksReporter(resolved, vitest.config.root, config.baseline))
       }
     },
   }
+}
+
+/**
+ * The same text for every browser project of the run (one project per browser instance, each maybe with its own
+ * leaks()), so that warnOnce says it once.
+ */
+function browserNote(project: ProjectLike, vitest: VitestLike): string {
+  const nameOf = (p: ProjectLike) => `"${p.name ?? p.config.name ?? ''}"`
+  const names = [...new Set([project, ...(vitest.projects ?? [])].filter((p) => p.config.browser?.enabled).map(nameOf))].sort()
+  const subject = names.length === 1 ? `project ${names[0]} runs` : `projects ${names.join(', ')} run`
+  return `vitest-leaks: ${subject} in browser mode, where there are no Node resources to check; the plugin does nothing there.`
 }
 
 function hasOwnPlugin(project: ProjectLike): boolean {
