@@ -29,7 +29,8 @@ export async function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedO
   const pooled: LeakRecord[] = []
   let alive = judge([...scope.records, ...ledger.pooled], ctx, pooled)
   scope.records.clear()
-  if (alive.length > 0) {
+  if (alive.length === 0) ledger.checked(scope)
+  else {
     for (let turn = 0; turn < SETTLE_TURNS && alive.length > 0; turn++) {
       await new Promise<void>((resolve) => timers.setImmediate(resolve))
       alive = judge(alive.map((j) => j.record), ctx, pooled)
@@ -55,7 +56,7 @@ function judge(records: LeakRecord[], ctx: JudgeContext, pooled: LeakRecord[]): 
     if (status === 'closed' || status === 'excused') ctx.ledger.forget(record)
     else if (status === 'pooled') pooled.push(record)
     // only what is still open is worth reading the stack of: Vitest's own is dropped here
-    else if (record.createdByVitest) ctx.ledger.forget(record)
+    else if (record.foreign) ctx.ledger.forget(record)
     else alive.push({ record, status })
   }
   return alive

@@ -23,6 +23,8 @@ interface TaskLike {
 
 interface HookContext {
   task: TaskLike
+  /** The test's own signal (Vitest >= 3.1): Vitest listens on it for the test's abort. */
+  signal?: AbortSignal
   onTestFinished?: (fn: () => unknown) => void
 }
 
@@ -136,10 +138,12 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
 
   collector.on('beforeAll', (file: TaskLike) => guarded(() => instrument(file, 'file', getHooks(file as never) as unknown as SuiteHooks)(), undefined))
 
-  const openTestScope = (task: TaskLike): Scope => {
+  const openTestScope = ({ task, signal }: HookContext): Scope => {
     const parent = ledger.current
     startChild(parent)
     const scope = createScope('test', testName(task), parent, 'test')
+    // made for this test before it started: listeners on it (Vitest's own, for the abort) go away with it
+    if (signal) ledger.bornIn.set(signal, scope)
     // a concurrent test owns only what its own async context creates (see Ledger.runIn)
     if (!task.concurrent) ledger.current = scope
     return scope
@@ -160,7 +164,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
 
   if (hasAroundEach) {
     collector.on('aroundEach', async (runTest: () => Promise<void>, context: HookContext) => {
-      const scope = guarded(() => openTestScope(context.task), undefined)
+      const scope = guarded(() => openTestScope(context), undefined)
       if (!scope) return runTest()
       let failure: unknown
       let failed = false
@@ -179,7 +183,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
     const originalFns = new WeakMap<object, Function>()
     collector.on('beforeEach', (context: HookContext) => {
       const scope = guarded(() => {
-        const opened = openTestScope(context.task)
+        const opened = openTestScope(context)
         if (context.task.concurrent) {
           const original = originalFns.get(context.task) ?? (getFn(context.task as never) as Function)
           originalFns.set(context.task, original)

@@ -1,3 +1,4 @@
+import { syncBuiltinESMExports } from 'node:module'
 import timers from 'node:timers'
 import { closeLeaks, findLeaks } from './check.js'
 import { showInternalError } from './internal-error.js'
@@ -60,6 +61,7 @@ export function getRuntime(options: ResolvedOptions): Runtime {
     baselineUsed: new Map(),
     uninstall: () => {
       for (const fn of undo.reverse()) fn()
+      syncBuiltinESMExports()
       host[RUNTIME] = undefined
     },
   }
@@ -73,6 +75,9 @@ export function getRuntime(options: ResolvedOptions): Runtime {
       reportInternalError(runtime, error)
     }
   }
+  // The probes replace exports of built-in modules (`fs.open`, `timers.setTimeout`); `import { open } from 'node:fs'`
+  // reads the ESM namespace, which follows them only when asked. Once for all probes: each call costs about 1 ms.
+  syncBuiltinESMExports()
   host[RUNTIME] = runtime
   return runtime
 }

@@ -1,6 +1,5 @@
 import fs from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
-import { syncBuiltinESMExports } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import type { Ledger } from '../ledger.js'
 import type { Probe, ResourceState } from './probe.js'
@@ -171,10 +170,8 @@ export const filesProbe: Probe<OpenFile> = {
       })
     }
 
-    syncBuiltinESMExports()
     return () => {
       for (const fn of undo) fn()
-      syncBuiltinESMExports()
     }
   },
 

@@ -1,6 +1,6 @@
 import { EventEmitter, getEventListeners } from 'node:events'
 import type { Ledger, Scope } from '../ledger.js'
-import { captureCallSites, FREQUENT_LIMIT, isVitestFile } from '../stack.js'
+import { FREQUENT_LIMIT, isVitestFile } from '../stack.js'
 import { pgListenerParkedIn } from './holders.js'
 import type { Probe } from './probe.js'
 
@@ -14,12 +14,6 @@ interface Listener {
 
 const PATCHED = Symbol.for('vitest-leaks.listeners.original')
 
-/**
- * The scope each emitter or event target was created in (EventEmitter.init runs in every emitter's constructor; an
- * AbortSignal is stamped when its controller hands it out). One never seen is older than the plugin: `process`,
- * emitters of modules loaded earlier.
- */
-const createdIn = new WeakMap<object, Scope>()
 
 /**
  * Listeners left on long-lived emitters: `process` (signals, 'exit', 'unhandledRejection'...), module-level
@@ -31,6 +25,16 @@ const createdIn = new WeakMap<object, Scope>()
 export const listenersProbe: Probe<Listener> = {
   kind: 'listeners',
   stackFrames: FREQUENT_LIMIT,
+  fresh: true,
+
+  // Node's own bookkeeping (agents re-using pooled sockets, stream internals) is not the user's, and neither is
+  // Vitest's (its runner listens for aborts on a signal that outlives each test). Decided from the caller, at a check,
+  // for the few listeners still attached then: most are removed long before, and never pay for reading a stack.
+  foreign(sites) {
+    // EventEmitter's own helpers (`once`, `prependOnceListener`) are looked through to their caller
+    const file = sites?.find((site) => site.getFileName() !== 'node:events')?.getFileName() ?? ''
+    return file === '' || file.startsWith('node:') || isVitestFile(file)
+  },
 
   install(ledger: Ledger) {
     const undo: Array<() => void> = []
@@ -55,27 +59,21 @@ export const listenersProbe: Probe<Listener> = {
     }
     const noteListener = (target: object, type: string | symbol, listener: unknown, skip: Function) => {
       const current = ledger.current
-      const origin = createdIn.get(target)
+      const origin = ledger.bornIn.get(target)
       // created in this very scope: its listeners go away with it
       if (origin === current) return
       // never constructed as an emitter (express mixes EventEmitter into its app function): first use is creation,
       // except for `process`, which is older than everything
       if (origin === undefined && target !== process) {
-        createdIn.set(target, current)
+        ledger.bornIn.set(target, current)
         return
       }
-      // Node's own bookkeeping (agents re-using pooled sockets, stream internals) is not the user's; EventEmitter's
-      // own helpers (`once`, `prependOnceListener`) are looked through to their caller
-      const caller = captureCallSites(skip, 6)?.find((site) => site.getFileName() !== 'node:events')
-      const file = caller?.getFileName() ?? ''
-      // and neither is Vitest's (its runner listens for aborts on a signal that outlives each test)
-      if (file === '' || file.startsWith('node:') || isVitestFile(file)) return
       ledger.track({ target: target as Listener['target'], type, listener }, listenersProbe, skip)
     }
 
     patch(EventEmitter as unknown as { init: Function }, 'init', (original) =>
       function init(this: object, ...args: unknown[]) {
-        createdIn.set(this, ledger.current)
+        ledger.bornIn.set(this, ledger.current)
         return Reflect.apply(original, this, args)
       },
     )
@@ -104,7 +102,7 @@ export const listenersProbe: Probe<Listener> = {
     if (signalGetter) {
       const signal = function signal(this: AbortController) {
         const value = Reflect.apply(signalGetter, this, []) as AbortSignal
-        if (!createdIn.has(value)) createdIn.set(value, ledger.current)
+        if (!ledger.bornIn.has(value)) ledger.bornIn.set(value, ledger.current)
         return value
       }
       Object.defineProperty(AbortController.prototype, 'signal', { get: signal, configurable: true, enumerable: true })
@@ -115,7 +113,7 @@ export const listenersProbe: Probe<Listener> = {
       patch(AbortSignal as unknown as Record<string, Function>, name, (original) =>
         function make(this: unknown, ...args: unknown[]) {
           const value = Reflect.apply(original, this, args) as object
-          createdIn.set(value, ledger.current)
+          ledger.bornIn.set(value, ledger.current)
           return value
         },
       )

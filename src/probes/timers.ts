@@ -1,4 +1,3 @@
-import { syncBuiltinESMExports } from 'node:module'
 import timers from 'node:timers'
 import { promisify } from 'node:util'
 import type { Ledger } from '../ledger.js'
@@ -26,6 +25,7 @@ type TimerFn = typeof setTimeout | typeof setInterval
 export const timersProbe: Probe<Timeout> = {
   kind: 'timers',
   stackFrames: FREQUENT_LIMIT,
+  fresh: true,
 
   install(ledger: Ledger) {
     const undo: Array<() => void> = []
@@ -66,11 +66,8 @@ export const timersProbe: Probe<Timeout> = {
       for (const target of globals) replace(target, name)
       replace(timers as unknown as Record<string, unknown>, name)
     }
-    // `import { setTimeout } from 'node:timers'` reads the ESM namespace, which only follows the CJS exports on request
-    syncBuiltinESMExports()
     return () => {
       for (const fn of undo) fn()
-      syncBuiltinESMExports()
     }
   },
 

@@ -1,5 +1,4 @@
 import fs from 'node:fs'
-import { syncBuiltinESMExports } from 'node:module'
 import type { Ledger } from '../ledger.js'
 import type { Probe } from './probe.js'
 
@@ -39,10 +38,8 @@ export const watchersProbe: Probe<Watcher> = {
         if ((fs as any)[how] === wrapped) (fs as any)[how] = original
       })
     }
-    syncBuiltinESMExports()
     return () => {
       for (const fn of undo) fn()
-      syncBuiltinESMExports()
     }
   },
 
