@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url'
 import { findCollectionRetainers, garbageCollector, HeapTooLargeError, type CollectionRetainer } from '../heap.js'
 import type { Ledger } from '../ledger.js'
 import { captureCallSites, isCreatedByVitest, type CallSites } from '../stack.js'
-import { subscribe } from './channel.js'
 import { formatHostPort } from './net-describe.js'
+import { followAcceptedSockets, followClientSockets } from './net-follow.js'
 import type { Probe, ResourceState } from './probe.js'
 import { connectTarget, forgetClosedSocket } from './sockets.js'
 
@@ -41,7 +41,6 @@ class RetainedSocketCheck {
 let lastId = 0
 const ownDir = dirname(fileURLToPath(import.meta.url))
 const ownUrl = `file://${ownDir}`
-const PATCHED = Symbol.for('vitest-leaks.retained.original')
 // Node's own, out of reach of fake timers (a test that leaves them installed must not stall the check)
 const realSetImmediate = timers.setImmediate
 
@@ -67,44 +66,31 @@ let collectionScheduled = false
  */
 export const retainedProbe: Probe<RetainedSocketCheck> = {
   kind: 'retained',
-  // no stack in the record: it would hold the very socket (see sitesOf); the connect wrapper captures its own
+  // no stack in the record: it would hold the very socket (see sitesOf); onClient captures its own
   stackFrames: 0,
 
   install(ledger: Ledger) {
     collect = garbageCollector()
     onInternalError = (error) => ledger.onInternalError(error)
-    const proto = net.Socket.prototype as any
-    const original = proto.connect as Function
-    const undo: Array<() => void> = []
-    if (!(original as any)[PATCHED]) {
-      const connect = function connect(this: Socket, ...args: unknown[]) {
-        const result = Reflect.apply(original, this, args)
-        try {
-          const sites = captureCallSites(connect)
-          if (!isCreatedByVitest(sites)) {
-            const target = connectTarget(args)
-            const to = target.path ?? formatHostPort(target.host, target.port)
-            const label = target.path ? `Unix socket connection to ${target.path}` : to ? `TCP socket to ${to}` : undefined
-            if (ledger.track(new RetainedSocketCheck(this, label), retainedProbe, connect)) sitesOf.set(this, sites)
-          }
-        } catch {
-          // never into the user's connect()
-        }
-        return result
+    const onClient = (socket: Socket, args: unknown[], skip: Function) => {
+      try {
+        const sites = captureCallSites(skip)
+        if (isCreatedByVitest(sites)) return
+        const target = connectTarget(args)
+        const to = target.path ?? formatHostPort(target.host, target.port)
+        const label = target.path ? `Unix socket connection to ${target.path}` : to ? `TCP socket to ${to}` : undefined
+        if (ledger.track(new RetainedSocketCheck(socket, label), retainedProbe, skip)) sitesOf.set(socket, sites)
+      } catch {
+        // never into the user's connect()
       }
-      Object.defineProperty(connect, PATCHED, { value: original })
-      proto.connect = connect
-      undo.push(() => {
-        if (proto.connect === connect) proto.connect = original
-      })
     }
-    const onAccepted = ({ socket }: { socket: Socket }) => {
+    const onAccepted = (socket: Socket, skip: Function) => {
       // an accepted connection is its server's owner's, like in the sockets probe; a server nobody tracked is not ours
       const serverRecord = socket.server && ledger.recordOf(socket.server)
       if (!serverRecord) return
-      ledger.track(new RetainedSocketCheck(socket, labelOf(socket)), retainedProbe, onAccepted, serverRecord.owner)
+      ledger.track(new RetainedSocketCheck(socket, labelOf(socket)), retainedProbe, skip, serverRecord.owner)
     }
-    undo.push(subscribe('net.server.socket', onAccepted))
+    const undo = [followClientSockets(onClient), followAcceptedSockets(onAccepted)]
     return () => {
       for (const fn of undo) fn()
     }

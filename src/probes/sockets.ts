@@ -8,6 +8,7 @@ import { hasUserFrame, LazyCallSites, type CallSites } from '../stack.js'
 import { subscribe } from './channel.js'
 import { clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
 import { formatHostPort, plural } from './net-describe.js'
+import { followAcceptedSockets, followClientSockets } from './net-follow.js'
 import type { JudgeContext, Probe, ResourceState, Use } from './probe.js'
 
 type Socket = net.Socket & {
@@ -34,7 +35,8 @@ const byLocalAddress = new Map<string, Socket>()
 /**
  * TCP and Unix-socket connections: client sockets (net, tls, http/https agents, fetch, ws, database drivers) noticed
  * at `Socket.prototype.connect` where the caller is on the stack, and sockets a server accepted (through the
- * `net.server.socket` channel), which belong to the server's owner.
+ * `net.server.socket` channel), which belong to the server's owner. Both are followed through net-follow.ts, which
+ * the `retained` probe shares.
  *
  * Ownership of pooled sockets follows the design: an idle socket parked in a shared keep-alive pool (Node's global
  * agents, fetch's global dispatcher) is the pool's; a busy one (an unread response body) is the test's.
@@ -43,31 +45,29 @@ export const socketsProbe: Probe<Socket> = {
   kind: 'sockets',
 
   install(ledger: Ledger) {
-    const proto = net.Socket.prototype as any
-    const original = proto.connect as Function
-    const undo: Array<() => void> = []
-    if (!(original as any)[PATCHED]) {
-      const connect = function connect(this: Socket, ...args: unknown[]) {
-        noteClient(this)
-        try {
-          if (ledger.track(this, socketsProbe, connect)) targets.set(this, connectTarget(args))
-        } catch (error) {
-          // never into the user's connect()
-          ledger.onInternalError(error)
-        }
-        return Reflect.apply(original, this, args)
+    const onClient = (socket: Socket, args: unknown[], skip: Function) => {
+      noteClient(socket)
+      try {
+        if (ledger.track(socket, socketsProbe, skip)) targets.set(socket, connectTarget(args))
+      } catch (error) {
+        // never into the user's connect()
+        ledger.onInternalError(error)
       }
-      Object.defineProperty(connect, PATCHED, { value: original })
-      proto.connect = connect
-      undo.push(() => {
-        if (proto.connect === connect) proto.connect = original
-      })
     }
-    const onAccepted = ({ socket }: { socket: Socket }) => {
+    const onAccepted = (socket: Socket, skip: Function) => {
       const serverRecord = socket.server && ledger.recordOf(socket.server)
       // a server nobody tracked (Vitest's own, or started before the plugin) is not ours to judge
-      if (serverRecord) ledger.track(socket, socketsProbe, onAccepted, serverRecord.owner)
+      if (serverRecord) ledger.track(socket, socketsProbe, skip, serverRecord.owner)
     }
+    const known = connections()
+    known.clientsNoticed = true
+    const undo: Array<() => void> = [
+      followClientSockets(onClient),
+      followAcceptedSockets(onAccepted),
+      () => {
+        known.clientsNoticed = false
+      },
+    ]
     // Node publishes `http.client.request.start` a tick later, with no user frame: the request functions are wrapped
     // instead (on the module objects, which is what `http.get(...)` and libraries call).
     for (const module of [http, https] as unknown as Array<Record<string, Function>>) {
@@ -103,7 +103,6 @@ export const socketsProbe: Probe<Socket> = {
     }
     undo.push(
       installHolders(() => ledger.current),
-      subscribe('net.server.socket', onAccepted),
       subscribe('undici:client:connected', onUndiciConnected),
       subscribe('undici:request:create', onUndiciRequest),
       subscribe('undici:client:sendHeaders', onUndiciHeaders),
@@ -362,6 +361,8 @@ interface Connections {
   accepted: WeakMap<object, Tracked>
   /** Client sockets connected in this process (noticed by the sockets probe): the other end of a loopback connection. */
   clients: Tracked
+  /** Whether client sockets are noticed at all: the sockets probe is installed. */
+  clientsNoticed: boolean
   subscribed: boolean
 }
 
@@ -373,7 +374,7 @@ const CONNECTIONS = Symbol.for('vitest-leaks.sockets.connections')
 
 function connections(): Connections {
   const host = process as unknown as Record<symbol, Connections | undefined>
-  return (host[CONNECTIONS] ??= { accepted: new WeakMap(), clients: { sockets: new Map(), pruneAt: PRUNE_START }, subscribed: false })
+  return (host[CONNECTIONS] ??= { accepted: new WeakMap(), clients: { sockets: new Map(), pruneAt: PRUNE_START }, clientsNoticed: false, subscribed: false })
 }
 
 function note(tracked: Tracked, socket: Socket): void {
@@ -403,7 +404,7 @@ export function trackConnections(): void {
   const state = connections()
   if (state.subscribed) return
   state.subscribed = true
-  subscribe('net.server.socket', ({ socket }: { socket: Socket }) => {
+  followAcceptedSockets((socket: Socket) => {
     try {
       const server = socket.server
       if (!server) return
@@ -473,9 +474,9 @@ export function connectionInfo(socket: net.Socket, ledger: Ledger | undefined): 
   }
 }
 
-/** Client sockets are noticed at `Socket.prototype.connect`, which the sockets probe patches. */
+/** Client sockets are noticed while the sockets probe is installed (the `retained` probe alone does not note them). */
 function clientsNoticed(): boolean {
-  return Boolean((net.Socket.prototype.connect as unknown as Record<symbol, unknown>)[PATCHED])
+  return connections().clientsNoticed
 }
 
 /** The client socket of this process at the other end of an accepted loopback connection. */

@@ -1,0 +1,113 @@
+import net from 'node:net'
+import { showInternalError } from '../internal-error.js'
+import { subscribe } from './channel.js'
+
+/**
+ * A client socket is about to connect. `args` are those given to `connect()`; `skip` is the patched `connect` itself,
+ * the outermost function of the plugin on the stack: given to `ledger.track`, the creation stack starts at the caller
+ * (the user's `net.connect(...)`, `http.get(...)`, or the library that called it).
+ */
+export type ClientSocketListener = (socket: net.Socket, args: unknown[], skip: Function) => void
+
+/** A server accepted a connection (`socket.server` is the server). `skip` is the channel's handler, for `ledger.track`. */
+export type AcceptedSocketListener = (socket: net.Socket, skip: Function) => void
+
+interface FollowState {
+  /** Copied on every change, so that a listener leaving during a call changes nothing under the loop. */
+  clients: ClientSocketListener[]
+  accepted: AcceptedSocketListener[]
+  /** Set while `Socket.prototype.connect` is patched; returns false when the patch could not come off. */
+  unpatch: (() => boolean) | undefined
+  unsubscribe: (() => void) | undefined
+}
+
+// On `process`, like the runtime: one patch per worker, however often the module is evaluated and whichever probes
+// follow sockets (`sockets`, `retained`, and the matchers' record of accepted connections).
+const STATE = Symbol.for('vitest-leaks.net-follow')
+const PATCHED = Symbol.for('vitest-leaks.net-follow.original')
+
+function state(): FollowState {
+  const host = process as unknown as Record<symbol, FollowState | undefined>
+  return (host[STATE] ??= { clients: [], accepted: [], unpatch: undefined, unsubscribe: undefined })
+}
+
+/**
+ * Calls `listener` for every client socket that connects from now on (net, tls, http agents, fetch, drivers).
+ * `Socket.prototype.connect` is patched once, for every listener; the patch comes off when the last one leaves.
+ * Returns the undo.
+ */
+export function followClientSockets(listener: ClientSocketListener): () => void {
+  const s = state()
+  s.clients = [...s.clients, listener]
+  s.unpatch ??= patchConnect(s)
+  return once(() => {
+    s.clients = without(s.clients, listener)
+    // a wrapper someone put over the patch since keeps it in the chain: it stays, inert, and is reused
+    if (s.clients.length === 0 && s.unpatch?.()) s.unpatch = undefined
+  })
+}
+
+/**
+ * Calls `listener` for every connection a server accepts from now on (the `net.server.socket` channel, subscribed to
+ * once for every listener, until the last one leaves). Returns the undo.
+ */
+export function followAcceptedSockets(listener: AcceptedSocketListener): () => void {
+  const s = state()
+  s.accepted = [...s.accepted, listener]
+  if (!s.unsubscribe) {
+    const onAccepted = ({ socket }: { socket: net.Socket }) => {
+      for (const each of s.accepted) {
+        try {
+          each(socket, onAccepted)
+        } catch (error) {
+          // never into Node's accept; the other listeners still hear of it
+          showInternalError(error)
+        }
+      }
+    }
+    s.unsubscribe = subscribe('net.server.socket', onAccepted)
+  }
+  return once(() => {
+    s.accepted = without(s.accepted, listener)
+    if (s.accepted.length > 0) return
+    s.unsubscribe?.()
+    s.unsubscribe = undefined
+  })
+}
+
+function patchConnect(s: FollowState): () => boolean {
+  const proto = net.Socket.prototype as { connect: Function }
+  const original = proto.connect
+  const connect = function connect(this: net.Socket, ...args: unknown[]) {
+    for (const listener of s.clients) {
+      try {
+        listener(this, args, connect)
+      } catch (error) {
+        // never into the user's connect()
+        showInternalError(error)
+      }
+    }
+    return Reflect.apply(original, this, args)
+  }
+  Object.defineProperty(connect, PATCHED, { value: original })
+  proto.connect = connect
+  return () => {
+    if (proto.connect !== connect) return false
+    proto.connect = original
+    return true
+  }
+}
+
+function without<T>(list: T[], item: T): T[] {
+  const index = list.indexOf(item)
+  return index === -1 ? list : [...list.slice(0, index), ...list.slice(index + 1)]
+}
+
+function once(fn: () => void): () => void {
+  let done = false
+  return () => {
+    if (done) return
+    done = true
+    fn()
+  }
+}
