@@ -17,6 +17,8 @@ export interface Scope {
   ignore: IgnoreRule[]
   /** Number of records after which closed ones are dropped, so a test creating many short-lived timers stays small. */
   pruneAt: number
+  /** Creation stacks taken so far for budgeted kinds (timers), up to the ledger's `stacksPerTest`. */
+  stacks: number
 }
 
 export type ScopePhase = 'collect' | 'beforeAll' | 'tests' | 'afterAll' | 'test'
@@ -32,6 +34,8 @@ export interface LeakRecord<R extends object = object> {
    * better origin (the user's `new Redis()` for a socket the client opened on a later tick).
    */
   sites: CallSites | undefined
+  /** No stack was taken: its owner had already kept `stacksPerTest` stacks of its kind (see Probe.budgeted). */
+  readonly overBudget: boolean
   /** Not the test's: Vitest's own (its task-update timer), or what the probe says (Probe.foreign). Decided on first read. */
   readonly foreign: boolean
   /** Trace mode only: the async context it was created in. */
@@ -43,7 +47,7 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
   readonly createdAt = Date.now()
   /** The async context it was created in, only in trace mode: the start of its trigger chain. */
   readonly asyncId = currentAsyncId()
-  #stack: LazyCallSites
+  #stack: LazyCallSites | undefined
   #foreign: boolean | undefined
 
   constructor(
@@ -51,7 +55,7 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
     readonly probe: Probe<R>,
     public owner: Scope,
     public phase: ScopePhase,
-    stack: LazyCallSites,
+    stack: LazyCallSites | undefined,
   ) {
     this.#stack = stack
   }
@@ -59,7 +63,11 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
   #replaced: { sites: CallSites | undefined } | undefined
 
   get sites(): CallSites | undefined {
-    return this.#replaced ? this.#replaced.sites : this.#stack.sites
+    return this.#replaced ? this.#replaced.sites : this.#stack?.sites
+  }
+
+  get overBudget(): boolean {
+    return this.#stack === undefined && this.#replaced === undefined
   }
 
   set sites(sites: CallSites | undefined) {
@@ -78,7 +86,7 @@ const PRUNE_START = 256
 const SIBLING_GAP_MS = 10
 
 export function createScope(kind: Scope['kind'], name: string, parent: Scope | undefined, phase: ScopePhase): Scope {
-  return { kind, name, parent, phase, records: new Set(), ignore: [], pruneAt: PRUNE_START }
+  return { kind, name, parent, phase, records: new Set(), ignore: [], pruneAt: PRUNE_START, stacks: 0 }
 }
 
 /**
@@ -103,6 +111,8 @@ export class Ledger {
    * own `context.signal`). One never seen is older than the plugin: `process`, emitters of modules loaded earlier.
    */
   readonly bornIn = new WeakMap<object, Scope>()
+  /** Option `stacksPerTest`: how many timers (Probe.budgeted) of each scope get a creation stack. */
+  stacksPerTest = Infinity
   /** Probes that find resources by looking rather than by being told (the fd snapshot); added by their install. */
   readonly lookers = new Set<Probe>()
   readonly #byResource = new WeakMap<object, LeakRecord>()
@@ -193,7 +203,7 @@ export class Ledger {
         if (existing && (existing.owner.records.has(existing) || this.pooled.has(existing))) return existing
       }
       const scope = owner ?? this.current
-      const record = new TrackedRecord(resource, probe, scope, scope.phase, new LazyCallSites(skip, probe.stackFrames))
+      const record = new TrackedRecord(resource, probe, scope, scope.phase, this.#stackOf(probe, skip, scope))
       if (indexed) this.#byResource.set(resource, record)
       scope.records.add(record as LeakRecord)
       if (scope.records.size >= scope.pruneAt) prune(scope)
@@ -202,6 +212,14 @@ export class Ledger {
       this.onInternalError(error)
       return undefined
     }
+  }
+
+  #stackOf(probe: Probe, skip: Function, scope: Scope): LazyCallSites | undefined {
+    if (probe.budgeted) {
+      if (scope.stacks >= this.stacksPerTest) return undefined
+      scope.stacks++
+    }
+    return new LazyCallSites(skip, probe.stackFrames)
   }
 
   /** Hands a resource to a new owner (a server that listens again in a later test). */

@@ -66,6 +66,8 @@ export function getRuntime(options: ResolvedOptions): Runtime {
     },
   }
   ledger.onInternalError = (error) => reportInternalError(runtime, error)
+  // trace mode is for hunting a leak down: every stack is kept
+  ledger.stacksPerTest = options.trace ? Infinity : options.stacksPerTest
   if (options.trace) enableTrace(ledger)
   for (const kind of options.kinds) {
     try {

@@ -24,7 +24,7 @@ describe('setup', () => {
 
 describe('bad options fail the run at startup, naming the option and what is accepted', () => {
   test.each([
-    ['unknown-option.config.ts', 'vitest-leaks: unknown option `kind`. Accepted options: kinds, settleTimeout, cleanup, mode, ignore, report, baseline, trace, retainedSockets.'],
+    ['unknown-option.config.ts', 'vitest-leaks: unknown option `kind`. Accepted options: kinds, settleTimeout, cleanup, mode, ignore, report, baseline, trace, retainedSockets, stacksPerTest.'],
     [
       'bad-kind.config.ts',
       "vitest-leaks: option `kinds` must be an array of 'servers', 'sockets', 'udp', 'timers', 'processes', 'workers', 'watchers', 'listeners', 'files', 'descriptors', 'handles'; got \"fds\".",
@@ -32,12 +32,55 @@ describe('bad options fail the run at startup, naming the option and what is acc
     ['bad-type.config.ts', 'vitest-leaks: option `settleTimeout` must be a number of milliseconds from 0 to 60000; got "100".'],
     ['bad-mode.config.ts', "vitest-leaks: option `mode` must be one of 'fail', 'warn', 'off'; got \"strict\"."],
     ['bad-retained.config.ts', 'vitest-leaks: option `retainedSockets` must be true or false; got "yes".'],
+    ['bad-stacks.config.ts', 'vitest-leaks: option `stacksPerTest` must be a whole number from 0 up, or Infinity; got number -1.'],
     ['bad-ignore.config.ts', 'vitest-leaks: option `ignore[0].reason` must be a non-empty string saying why the leak is accepted; got undefined undefined.'],
   ])('%s', async (config, message) => {
     const run = await runVitest('options', { args: ['--config', config] })
     expect(run.exitCode).not.toBe(0)
     expect(run.modules).toEqual([])
     expect(run.output).toContain(message)
+  })
+})
+
+describe('stacksPerTest: timers past the budget still fail their test, without a stack', () => {
+  const file = 'stacks.test.ts'
+  const frameLine = (run: RunOutcome, name: string) => {
+    const stack = run.modules.flatMap((m) => m.tests.filter((t) => t.name === name).flatMap((t) => t.errors.map((e) => e.stack)))[0] ?? ''
+    const match = new RegExp(`${file}:(\\d+):`).exec(stack)
+    return match ? Number(match[1]) : undefined
+  }
+
+  test('past the budget: the leak fails with no frame and says how to get one; within it: framed', async () => {
+    const run = await runVitest('options', { args: ['--config', 'stacks.config.ts'] })
+    expect(states(run), run.output).toEqual({
+      'churns timers, then leaves one past the budget': 'failed',
+      'leaves a timer within the budget': 'failed',
+      'listeners are not budgeted': 'failed',
+      'clean churn past the budget': 'passed',
+    })
+    const [interval] = errorsOf(run, 'churns timers, then leaves one past the budget')
+    expect(interval).toMatch(/^setInterval timer \(60000 ms, callback `poll`\) outlived the test that created it/)
+    expect(interval).toContain(
+      'created: in this test (no JavaScript stack: its test had already made 10 timers, and only that many keep their creation stack; run with VITEST_LEAKS_STACKS=all to see where this one was created)',
+    )
+    expect(frameLine(run, 'churns timers, then leaves one past the budget')).toBeUndefined()
+    // listeners have no budget: whether Node or the test added one is read from its stack
+    expect(errorsOf(run, 'listeners are not budgeted')[0]).toMatch(/^'tick' listener on a long-lived EventEmitter outlived the test that created it/)
+    expect(frameLine(run, 'listeners are not budgeted')).toBe(22)
+    expect(errorsOf(run, 'leaves a timer within the budget')[0]).toMatch(/^setTimeout timer \(60000 ms, callback `early`\)/)
+    expect(frameLine(run, 'leaves a timer within the budget')).toBe(12)
+  })
+
+  test('VITEST_LEAKS_STACKS=all: every leak has its code frame', async () => {
+    const run = await runVitest('options', { args: ['--config', 'stacks.config.ts'], env: { VITEST_LEAKS_STACKS: 'all' } })
+    expect(frameLine(run, 'churns timers, then leaves one past the budget'), run.output).toBe(8)
+    expect(run.output).not.toContain('VITEST_LEAKS_STACKS=all to see')
+  })
+
+  test('a bad VITEST_LEAKS_STACKS stops the run with what it accepts', async () => {
+    const run = await runVitest('options', { args: ['--config', 'stacks.config.ts'], env: { VITEST_LEAKS_STACKS: 'many' } })
+    expect(run.exitCode).not.toBe(0)
+    expect(run.output).toContain('vitest-leaks: environment variable VITEST_LEAKS_STACKS must be "all" or a whole number; got "many".')
   })
 })
 

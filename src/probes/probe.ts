@@ -43,8 +43,14 @@ export interface Description {
  */
 export interface Probe<R extends object = any> {
   kind: LeakKind
-  /** How many frames to keep of each creation stack; fewer for kinds created by the thousand (timers). */
+  /** How many frames to keep of each creation stack (default 40); fewer for kinds created by the thousand. */
   stackFrames?: number
+  /**
+   * Created by the thousand, and judged without a stack (timers): each scope keeps a creation stack only for its
+   * first `stacksPerTest`; the rest are tracked and fail their owner all the same, without a code frame. (Listeners
+   * are not: whether Node or the user added one is read from its stack.)
+   */
+  budgeted?: boolean
   /**
    * Every resource is a new object tracked once, at its creation (a Timeout, a listener entry): the ledger keeps no
    * index from it to its record. The index is a WeakMap whose value points back at its key, and such an entry makes

@@ -25,6 +25,7 @@ type TimerFn = typeof setTimeout | typeof setInterval
 export const timersProbe: Probe<Timeout> = {
   kind: 'timers',
   stackFrames: FREQUENT_LIMIT,
+  budgeted: true,
   fresh: true,
 
   install(ledger: Ledger) {

@@ -1,5 +1,5 @@
 import type { Leak } from '../check.js'
-import type { JudgeContext } from '../probes/probe.js'
+import type { Description, JudgeContext } from '../probes/probe.js'
 import type { LeakRecord, Scope } from '../ledger.js'
 import type { LeakKind } from '../options.js'
 import { formatCallSites, hasUserFrame, libraryOf } from '../stack.js'
@@ -56,7 +56,7 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   const message = [
     `${description.what} outlived ${ownerPhrase(scope)}${count}`,
     `  now:     ${state}`,
-    `  created: ${created}${frames.length === 0 && fallback.length === 0 ? ` (no JavaScript stack: ${description.noStack ?? 'Node created it natively'})` : ''}`,
+    `  created: ${created}${frames.length === 0 && fallback.length === 0 ? ` (no JavaScript stack: ${noStackReason(record, description, ctx)})` : ''}`,
     ...(fallback.length > 0 ? ['           (no stack of its own; the frames below are where its server was started)'] : []),
     ...(later ? [`           (${later})`] : []),
     `  fix:     ${description.fix} ${whereToClose(record, scope)}`,
@@ -66,6 +66,13 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   const shown = frames.length > 0 ? frames : fallback
   error.stack = [`LeakError: ${message}`, ...shown].join('\n')
   return { error, kind: record.probe.kind, what: description.what, state, frames: shown }
+}
+
+function noStackReason(record: LeakRecord, description: Description, ctx: JudgeContext): string {
+  if (!record.overBudget) return description.noStack ?? 'Node created it natively'
+  const limit = ctx.ledger.stacksPerTest
+  const owner = record.owner.kind === 'file' ? 'the file' : `its ${record.owner.kind}`
+  return `${owner} had already made ${limit} timers, and only that many keep their creation stack; run with VITEST_LEAKS_STACKS=all to see where this one was created`
 }
 
 function framesOfParts(record: LeakRecord, ctx: JudgeContext): string[] {
