@@ -2,11 +2,10 @@
  * The per-worker entry: `setupFiles: ['vitest-leaks/setup']`, or added first by the `leaks()` plugin. Installs the
  * probes once per worker and wires the per-test, per-suite and per-file checks into this test file.
  *
- * Only `vitest` and types are imported statically: in browser mode the rest of the plugin (which imports Node's
- * built-in modules) must not even load, so it is imported once Node's process APIs are known to be there.
+ * Nothing is imported statically: in browser mode the plugin (which imports Node's built-in modules) must not even
+ * load, so it is imported once Node's process APIs are known to be there, in one dynamic import (several at once
+ * race in Vitest 3.2's vm pools: "request for './chunk-….js' is not in cache").
  */
-import { expect, inject } from 'vitest'
-import type { ProvidedConfig } from './provide.js'
 
 /** Browser mode, or any environment without Node's process APIs: nothing to check, said once (per browser page). */
 function hasNodeResources(): boolean {
@@ -33,31 +32,6 @@ function hasNodeResources(): boolean {
 }
 
 if (hasNodeResources()) {
-  const [{ loadRunnerApi, registerHooks }, { registerMatchers }, { resolveOptions }, { baselineCounts }, { PROVIDE_KEY }, { getRuntime, reportInternalError }] =
-    await Promise.all([import('./hooks.js'), import('./matchers.js'), import('./options.js'), import('./policy.js'), import('./provide.js'), import('./runtime.js')])
-
-  const readConfig = (): ProvidedConfig => {
-    let provided: ProvidedConfig | undefined
-    try {
-      provided = (inject as (key: string) => ProvidedConfig | undefined)(PROVIDE_KEY)
-    } catch {
-      provided = undefined
-    }
-    // without the plugin (`setupFiles: ['vitest-leaks/setup']`): default options, and the environment variables
-    return provided ?? { options: resolveOptions(undefined), baseline: undefined }
-  }
-
-  // `expect(server).toHaveNoOpenSockets()`, whatever the options (also with `mode: 'off'`)
-  registerMatchers(expect)
-
-  const config = readConfig()
-  if (config.options.mode !== 'off') {
-    const runtime = getRuntime(config.options)
-    if (runtime.baseline.size === 0) runtime.baseline = baselineCounts(config.baseline)
-    try {
-      registerHooks(runtime, await loadRunnerApi())
-    } catch (error) {
-      reportInternalError(runtime, error)
-    }
-  }
+  const { setUpWorker } = await import('./setup-node.js')
+  await setUpWorker()
 }
