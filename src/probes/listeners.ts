@@ -1,6 +1,6 @@
 import { EventEmitter, getEventListeners } from 'node:events'
 import type { Ledger, Scope } from '../ledger.js'
-import { FREQUENT_LIMIT, isVitestFile } from '../stack.js'
+import { captureCallSites, FREQUENT_LIMIT, isVitestFile } from '../stack.js'
 import { pgListenerParkedIn } from './holders.js'
 import type { Probe } from './probe.js'
 
@@ -28,8 +28,7 @@ export const listenersProbe: Probe<Listener> = {
   fresh: true,
 
   // Node's own bookkeeping (agents re-using pooled sockets, stream internals) is not the user's, and neither is
-  // Vitest's (its runner listens for aborts on a signal that outlives each test). Decided from the caller, at a check,
-  // for the few listeners still attached then: most are removed long before, and never pay for reading a stack.
+  // Vitest's. Decided from the caller when the listener is added (and again at a check, from the full stack).
   foreign(sites) {
     // EventEmitter's own helpers (`once`, `prependOnceListener`) are looked through to their caller
     const file = sites?.find((site) => site.getFileName() !== 'node:events')?.getFileName() ?? ''
@@ -57,6 +56,8 @@ export const listenersProbe: Probe<Listener> = {
         ledger.onInternalError(error)
       }
     }
+    /** Listener functions that Node or Vitest added: the same function added again is theirs again. */
+    const notTheTests = new WeakSet<Function>()
     const noteListener = (target: object, type: string | symbol, listener: unknown, skip: Function) => {
       const current = ledger.current
       const origin = ledger.bornIn.get(target)
@@ -66,6 +67,14 @@ export const listenersProbe: Probe<Listener> = {
       // except for `process`, which is older than everything
       if (origin === undefined && target !== process) {
         ledger.bornIn.set(target, current)
+        return
+      }
+      // Node adds and removes listeners on pooled sockets and streams a dozen times per request: who added this one
+      // is read now from two frames (~2 µs, garbage at once), so Node's and Vitest's leave no record to keep and judge.
+      // Most of Node's are module-level functions (socketOnData, socketErrorListener): each is read once.
+      if (typeof listener === 'function' && notTheTests.has(listener)) return
+      if (listenersProbe.foreign!(captureCallSites(skip, 2))) {
+        if (typeof listener === 'function') notTheTests.add(listener)
         return
       }
       ledger.track({ target: target as Listener['target'], type, listener }, listenersProbe, skip)

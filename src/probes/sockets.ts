@@ -3,6 +3,7 @@ import https from 'node:https'
 import net from 'node:net'
 import type { Ledger } from '../ledger.js'
 import { explainTcpState, osSocketState } from '../os/socket-state.js'
+import { mainRealm } from '../realm.js'
 import { hasUserFrame, LazyCallSites, type CallSites } from '../stack.js'
 import { subscribe } from './channel.js'
 import { clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
@@ -89,8 +90,33 @@ export const socketsProbe: Probe<Socket> = {
         })
       }
     }
+    // fetch() makes its undici request synchronously, some 25 frames down inside undici: the stack is taken at the
+    // call to fetch itself, a few frames, and the request made during that call takes it (one made later, such as a
+    // redirect's, takes its own)
+    let fetchSites: LazyCallSites | undefined
+    for (const realm of new Set([globalThis, mainRealm()])) {
+      const descriptor = Object.getOwnPropertyDescriptor(realm, 'fetch')
+      const original = descriptor?.value as Function | undefined
+      if (typeof original !== 'function' || (original as any)[PATCHED]) continue
+      const fetch = function fetch(this: unknown, ...args: unknown[]) {
+        const outer = fetchSites
+        fetchSites = new LazyCallSites(fetch, FETCH_FRAMES)
+        try {
+          return Reflect.apply(original, this, args)
+        } finally {
+          fetchSites = outer
+        }
+      }
+      Object.defineProperty(fetch, PATCHED, { value: original })
+      Object.defineProperty(realm, 'fetch', { ...descriptor, value: fetch })
+      undo.push(() => {
+        if (realm.fetch === (fetch as unknown)) Object.defineProperty(realm, 'fetch', descriptor!)
+      })
+    }
     const onUndiciRequest = ({ request }: { request: object }) => {
-      requests.set(request, lazyUse(new LazyCallSites(onUndiciRequest, UNDICI_REQUEST_FRAMES), ledger.current))
+      const sites = fetchSites ?? new LazyCallSites(onUndiciRequest, UNDICI_REQUEST_FRAMES)
+      fetchSites = undefined
+      requests.set(request, lazyUse(sites, ledger.current))
     }
     const onUndiciHeaders = ({ request, socket }: { request: object; socket: object }) => {
       undiciRequestOf.set(socket, request)
@@ -234,6 +260,7 @@ export function forgetClosedSocket(socket: net.Socket): void {
 // http.request through a client library (supertest, axios), and of fetch through undici's own ~25 frames.
 const REQUEST_FRAMES = 16
 const UNDICI_REQUEST_FRAMES = 32
+const FETCH_FRAMES = 8
 
 /** A request's origin, its stack read only if the request is ever blamed for a busy connection. */
 function lazyUse(stack: LazyCallSites, owner: Use['owner']): Use {
