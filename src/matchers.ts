@@ -4,9 +4,8 @@
  * pool is still open. Synchronous, so it works with `.not` and under `await expect.poll(() => server)`.
  */
 import http from 'node:http'
-import https from 'node:https'
 import net from 'node:net'
-import tls from 'node:tls'
+import { https } from './builtins.js'
 import { drawCodeFrame, positionOf } from './code-frame.js'
 import type { Ledger } from './ledger.js'
 import { plural } from './probes/net-describe.js'
@@ -137,7 +136,7 @@ function subjectOf(received: unknown): Subject | undefined {
 }
 
 function socketSubject(socket: net.Socket): Subject {
-  const kind = socket instanceof tls.TLSSocket ? 'TLS socket' : 'socket'
+  const kind = (socket as { encrypted?: boolean }).encrypted === true ? 'TLS socket' : 'socket'
   const local = hostPort(socket.localAddress, socket.localPort)
   const remote = hostPort(socket.remoteAddress, socket.remotePort)
   const what = local && remote ? `${kind} ${local} → ${remote}` : kind
@@ -162,8 +161,9 @@ function agentSubject(agent: http.Agent): Subject {
   for (const group of [lists.sockets, lists.freeSockets]) {
     for (const list of Object.values(group ?? {})) for (const socket of list ?? []) if (!socket.destroyed) sockets.add(socket)
   }
-  const name = agent instanceof https.Agent ? 'https.Agent' : 'http.Agent'
-  const what = agent === http.globalAgent || agent === https.globalAgent ? `the global ${name}` : `an ${name}`
+  const secure = (agent as { protocol?: string }).protocol === 'https:'
+  const name = secure && agent instanceof https().Agent ? 'https.Agent' : 'http.Agent'
+  const what = agent === http.globalAgent || (secure && agent === https().globalAgent) ? `the global ${name}` : `an ${name}`
   return { what, sockets: [...sockets], fix: 'destroy the agent with `agent.destroy()`', name: 'agent' }
 }
 

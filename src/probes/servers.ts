@@ -1,7 +1,6 @@
 import http from 'node:http'
-import https from 'node:https'
 import net from 'node:net'
-import tls from 'node:tls'
+import { https } from '../builtins.js'
 import type { Ledger } from '../ledger.js'
 import { osSocketState } from '../os/socket-state.js'
 import { formatAddress, plural } from './net-describe.js'
@@ -84,11 +83,13 @@ function fdOf(server: Server): string {
 }
 
 export function serverNoun(server: Server): string {
-  if (server instanceof https.Server) return 'HTTPS server'
+  // without loading node:https (and TLS) for a plain server: an https.Server is a tls.Server, which has setSecureContext
+  const secure = typeof (server as { setSecureContext?: unknown }).setSecureContext === 'function'
+  if (secure && server instanceof https().Server) return 'HTTPS server'
   if (server instanceof http.Server) return 'HTTP server'
   const name = server.constructor?.name ?? ''
   if (/Http2Secure/i.test(name)) return 'HTTP/2 (TLS) server'
   if (/Http2/i.test(name)) return 'HTTP/2 server'
-  if (server instanceof tls.Server) return 'TLS server'
+  if (secure) return 'TLS server'
   return typeof server.address() === 'string' ? 'server' : 'TCP server'
 }

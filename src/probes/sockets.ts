@@ -1,6 +1,6 @@
 import http from 'node:http'
-import https from 'node:https'
 import net from 'node:net'
+import { https } from '../builtins.js'
 import type { Ledger } from '../ledger.js'
 import { explainTcpState, osSocketState } from '../os/socket-state.js'
 import { mainRealm } from '../realm.js'
@@ -68,27 +68,27 @@ export const socketsProbe: Probe<Socket> = {
         known.clientsNoticed = false
       },
     ]
-    // Node publishes `http.client.request.start` a tick later, with no user frame: the request functions are wrapped
-    // instead (on the module objects, which is what `http.get(...)` and libraries call).
-    for (const module of [http, https] as unknown as Array<Record<string, Function>>) {
-      for (const name of ['request', 'get']) {
-        const original = module[name]!
-        if ((original as any)[PATCHED]) continue
-        const wrapped = {
-          [name](this: unknown, ...args: unknown[]) {
-            const request = Reflect.apply(original, this, args) as http.ClientRequest & { agent?: http.Agent | false }
-            const agent = request.agent
-            if (agent && !agents.has(agent)) agents.set(agent, isGlobalAgent(agent) ? undefined : ledger.current)
-            requests.set(request, lazyUse(new LazyCallSites(wrapped, REQUEST_FRAMES), ledger.current))
-            return request
-          },
-        }[name]!
-        Object.defineProperty(wrapped, PATCHED, { value: original })
-        module[name] = wrapped
-        undo.push(() => {
-          if (module[name] === wrapped) module[name] = original
-        })
+    // Node publishes `http.client.request.start` a tick later, with no user frame. Every request of http and https
+    // (and of libraries that build a ClientRequest themselves) is handed to its agent from inside the ClientRequest
+    // constructor, where the user's `http.get(...)` is still on the stack: the agents' addRequest is wrapped.
+    const agentProto = http.Agent.prototype as http.Agent & { addRequest: Function }
+    const originalAddRequest = agentProto.addRequest
+    if (!(originalAddRequest as any)[PATCHED]) {
+      const addRequest = function addRequest(this: http.Agent, request: object, ...rest: unknown[]) {
+        try {
+          if (!agents.has(this)) agents.set(this, isGlobalAgent(this) ? undefined : ledger.current)
+          requests.set(request, lazyUse(new LazyCallSites(addRequest, REQUEST_FRAMES), ledger.current))
+        } catch (error) {
+          // never into the user's request
+          ledger.onInternalError(error)
+        }
+        return Reflect.apply(originalAddRequest, this, [request, ...rest])
       }
+      Object.defineProperty(addRequest, PATCHED, { value: originalAddRequest })
+      agentProto.addRequest = addRequest
+      undo.push(() => {
+        if (agentProto.addRequest === addRequest) agentProto.addRequest = originalAddRequest
+      })
     }
     // fetch() makes its undici request synchronously, some 25 frames down inside undici: the stack is taken at the
     // call to fetch itself, a few frames, and the request made during that call takes it (one made later, such as a
@@ -257,8 +257,9 @@ export function forgetClosedSocket(socket: net.Socket): void {
 }
 
 // Frames kept of a request's stack (each costs ~0.3 µs, and every request pays): enough to reach the caller of
-// http.request through a client library (supertest, axios), and of fetch through undici's own ~25 frames.
-const REQUEST_FRAMES = 16
+// http.request through Node's own three (the ClientRequest constructor, request, get) and a client library
+// (supertest, axios), and of fetch through undici's own ~25 frames.
+const REQUEST_FRAMES = 20
 const UNDICI_REQUEST_FRAMES = 32
 const FETCH_FRAMES = 8
 
@@ -276,8 +277,9 @@ function isBusyRequest(socket: Socket): boolean {
   return socket._httpMessage instanceof http.ClientRequest || undiciSockets.has(socket)
 }
 
-function isGlobalAgent(agent: http.Agent): boolean {
-  return agent === http.globalAgent || agent === https.globalAgent
+function isGlobalAgent(agent: http.Agent & { protocol?: string }): boolean {
+  // an https agent exists only once node:https is loaded
+  return agent === http.globalAgent || (agent.protocol === 'https:' && agent === https().globalAgent)
 }
 
 /**
