@@ -92,8 +92,10 @@ export function leaks(options?: LeaksOptions): LeaksPlugin {
         }
       }
       const config = provide(vitest.config.root)
+      // nothing is checked in a run of browser projects only: no summary saying "no leaks"
+      const checked = (vitest.projects ?? [project]).some((target) => !target.config.browser?.enabled)
       // one summary per run, also when a project loads the config again and so has its own leaks() (a browser project)
-      if (!vitest.config.reporters.some((reporter) => reporter instanceof LeaksReporter)) {
+      if (checked && !vitest.config.reporters.some((reporter) => reporter instanceof LeaksReporter)) {
         // pushed here, it survives a `--reporter` on the command line
         vitest.config.reporters.push(new LeaksReporter(resolved, vitest.config.root, config.baseline))
       }

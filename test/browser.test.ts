@@ -62,6 +62,8 @@ describe('browser mode, in a real Chromium', () => {
     expect(run.exitCode, run.output).toBe(0)
     expect(count(run.output, PLUGIN_NOTICE), run.output).toBe(1)
     expect(run.output).toContain('vitest-leaks: projects "first", "second" run in browser mode')
+    // nothing was checked: no summary saying there were no leaks
+    expect(count(run.output, / vitest-leaks {2}/g), run.output).toBe(0)
     // the setup file is not loaded in the browser: the plugin's notice is the only one
     expect(count(run.output, SETUP_NOTICE), run.output).toBe(0)
     expectNoTrouble(run)
