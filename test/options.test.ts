@@ -22,6 +22,16 @@ describe('setup', () => {
   })
 })
 
+test('with the sockets kind off, the descriptors of pooled keep-alive sockets are still explained: no false alarm', async () => {
+  const run = await runVitest('options', { args: ['--config', 'no-sockets.config.ts'] })
+  expect(states(run), run.output).toEqual({
+    'parallel requests through the global keep-alive agent, bodies read': 'passed',
+    'fetch, body read': 'passed',
+    'the pooled connections are reused': 'passed',
+  })
+  expect(run.modules[0]?.errors, run.output).toEqual([])
+})
+
 describe('bad options fail the run at startup, naming the option and what is accepted', () => {
   test.each([
     ['unknown-option.config.ts', 'vitest-leaks: unknown option `kind`. Accepted options: kinds, settleTimeout, cleanup, mode, ignore, report, baseline, trace, retainedSockets, stacksPerTest.'],

@@ -6,6 +6,7 @@ import { listFds, procAvailable, readFdLink, socketInfo, socketInode } from '../
 import { explainTcpState } from '../os/socket-state.js'
 import { subscribe } from './channel.js'
 import { formatHostPort } from './net-describe.js'
+import { followAcceptedSockets, followClientSockets } from './net-follow.js'
 import type { Probe } from './probe.js'
 
 /** A descriptor found in the OS's table that no JavaScript object explains. */
@@ -45,6 +46,12 @@ const NODE_OWN = /^anon_inode:(?:inotify|\[io_uring\])$/
 function foundByLooking(): void {}
 
 let snapshot: Snapshot | undefined
+/**
+ * Every net socket made or accepted since install, weakly: one idle in a keep-alive pool is unref'd, so it is in no
+ * list of active handles, and with the `sockets` kind off no record holds it either; its descriptor is still
+ * explained. Dead entries go when the set is read.
+ */
+const netSockets = new Set<WeakRef<object>>()
 const liveWorkers = new Set<Worker>()
 let workerExited = false
 
@@ -74,10 +81,16 @@ export const descriptorsProbe: Probe<Descriptor> = {
         workerExited = true
       })
     })
+    const noteSocket = (socket: object) => {
+      netSockets.add(new WeakRef(socket))
+    }
+    const unfollow = [followClientSockets(noteSocket), followAcceptedSockets(noteSocket)]
     ledger.lookers.add(descriptorsProbe)
     return () => {
       ledger.lookers.delete(descriptorsProbe)
       unsubscribe()
+      for (const fn of unfollow) fn()
+      netSockets.clear()
       snapshot = undefined
     }
   },
@@ -188,6 +201,11 @@ function explainedFds(owner: Scope, ledger: Ledger): Map<number, () => boolean> 
   const noteRecord = (record: LeakRecord) => note(record.resource, () => record.probe.state(record.resource, undefined).status !== 'closed')
   for (let scope: Scope | undefined = owner; scope; scope = scope.parent) for (const record of scope.records) noteRecord(record)
   for (const record of ledger.pooled) noteRecord(record)
+  for (const ref of netSockets) {
+    const socket = ref.deref() as { destroyed?: boolean } | undefined
+    if (socket) note(socket, () => socket.destroyed !== true)
+    else netSockets.delete(ref)
+  }
   const active = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.() ?? []
   for (const handle of active) note(handle, () => true)
   return held
