@@ -71,10 +71,12 @@ export const listenersProbe: Probe<Listener> = {
       }
       // Node adds and removes listeners on pooled sockets and streams a dozen times per request: who added this one
       // is read now from two frames (~2 µs, garbage at once), so Node's and Vitest's leave no record to keep and judge.
-      // Most of Node's are module-level functions (socketOnData, socketErrorListener): each is read once.
-      if (typeof listener === 'function' && notTheTests.has(listener)) return
+      // Most of Node's are module-level functions (socketOnData, socketErrorListener), also inside the wrapper of a
+      // `once` (its `.listener`): each is read once.
+      const fn = typeof listener === 'function' ? ((listener as { listener?: Function }).listener ?? listener) : undefined
+      if (fn && notTheTests.has(fn)) return
       if (listenersProbe.foreign!(captureCallSites(skip, 2))) {
-        if (typeof listener === 'function') notTheTests.add(listener)
+        if (fn) notTheTests.add(fn)
         return
       }
       ledger.track({ target: target as Listener['target'], type, listener }, listenersProbe, skip)
