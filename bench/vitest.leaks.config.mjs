@@ -7,10 +7,11 @@ import { pathToFileURL } from 'node:url'
 import { defineConfig } from 'vitest/config'
 import { shared } from './vitest.shared.mjs'
 
+// Never a literal import: Vite bundles the config file, and would bundle a literal `import('../dist/index.js')` (and
+// its chunks) into it on every run, a cost users (whose `vitest-leaks` is in node_modules, left external) never pay.
 const snapshot = process.env.VITEST_LEAKS_BENCH_DIST
-const { default: leaks } = snapshot
-  ? await import(pathToFileURL(`${snapshot}/index.js`).href)
-  : await import('../dist/index.js')
+const entry = snapshot ? pathToFileURL(`${snapshot}/index.js`).href : new URL('../dist/index.js', import.meta.url).href
+const { default: leaks } = await import(entry)
 const options = process.env.BENCH_LEAKS_OPTIONS ? JSON.parse(process.env.BENCH_LEAKS_OPTIONS) : undefined
 
 export default defineConfig({
