@@ -108,6 +108,7 @@ export const socketsProbe: Probe<Socket> = {
         }
       }
       Object.defineProperty(fetch, PATCHED, { value: original })
+      Object.defineProperty(fetch, 'length', { value: original.length })
       Object.defineProperty(realm, 'fetch', { ...descriptor, value: fetch })
       undo.push(() => {
         if (realm.fetch === (fetch as unknown)) Object.defineProperty(realm, 'fetch', descriptor!)
