@@ -90,7 +90,8 @@ function isInternal(file: string): boolean {
   return file === '' || file.startsWith('node:') || !file.includes('/') && !file.includes('\\')
 }
 
-function isOwn(file: string): boolean {
+/** A file of the plugin itself: closing a leaked socket, it adds an 'error' listener that swallows a late error. */
+export function isOwn(file: string): boolean {
   const path = file.startsWith('file://') ? safeFileURLToPath(file) : file
   return path.startsWith(ownDir)
 }

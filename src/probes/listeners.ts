@@ -1,6 +1,6 @@
 import { EventEmitter, getEventListeners } from 'node:events'
 import type { Ledger, Scope } from '../ledger.js'
-import { captureCallSites, FREQUENT_LIMIT, isVitestFile } from '../stack.js'
+import { captureCallSites, FREQUENT_LIMIT, isOwn, isVitestFile } from '../stack.js'
 import { pgListenerParkedIn } from './holders.js'
 import type { Probe } from './probe.js'
 
@@ -30,9 +30,12 @@ export const listenersProbe: Probe<Listener> = {
   // Node's own bookkeeping (agents re-using pooled sockets, stream internals) is not the user's, and neither is
   // Vitest's. Decided from the caller when the listener is added (and again at a check, from the full stack).
   foreign(sites) {
-    // EventEmitter's own helpers (`once`, `prependOnceListener`) are looked through to their caller
-    const file = sites?.find((site) => site.getFileName() !== 'node:events')?.getFileName() ?? ''
-    return file === '' || file.startsWith('node:') || isVitestFile(file)
+    // EventEmitter's own helpers (`once`, `prependOnceListener`) and a stream's own `on` are looked through
+    const index = sites?.findIndex((site) => !passesThrough(site)) ?? -1
+    const file = (index >= 0 && sites![index]!.getFileName()) || ''
+    if (file === '' || file.startsWith('node:') || isVitestFile(file) || isOwn(file)) return true
+    // streams: only the test's own code counts, not a library's (undici keeps an 'error' listener on a body it read)
+    return sites!.slice(0, index).some(isStreamOn) && /[\\/]node_modules[\\/]/.test(file)
   },
 
   install(ledger: Ledger) {
@@ -70,12 +73,12 @@ export const listenersProbe: Probe<Listener> = {
         return
       }
       // Node adds and removes listeners on pooled sockets and streams a dozen times per request: who added this one
-      // is read now from two frames (~2 µs, garbage at once), so Node's and Vitest's leave no record to keep and judge.
+      // is read now from three frames (~2 µs, garbage at once), so Node's and Vitest's leave no record to keep and judge.
       // Most of Node's are module-level functions (socketOnData, socketErrorListener), also inside the wrapper of a
       // `once` (its `.listener`): each is read once.
       const fn = typeof listener === 'function' ? ((listener as { listener?: Function }).listener ?? listener) : undefined
       if (fn && notTheTests.has(fn)) return
-      if (listenersProbe.foreign!(captureCallSites(skip, 2))) {
+      if (listenersProbe.foreign!(captureCallSites(skip, 3))) {
         if (fn) notTheTests.add(fn)
         return
       }
@@ -167,6 +170,19 @@ export const listenersProbe: Probe<Listener> = {
       // a target that refuses: nothing more to do
     }
   },
+}
+
+/** A stream's `on`/`addListener` (Readable's, which every socket, HTTP message and stream uses). */
+function isStreamOn(site: NodeJS.CallSite): boolean {
+  return site.getFileName() === 'node:internal/streams/readable' && /(?:^|\.)(?:on|addListener)$/.test(site.getFunctionName() ?? '')
+}
+
+/**
+ * Frames that only pass a listener on, looked through to their caller: EventEmitter's own helpers and a stream's
+ * `on`, so `stream.on('data', fn)` in a test is the test's, and `socket.on(...)` in Node's http client is Node's.
+ */
+function passesThrough(site: NodeJS.CallSite): boolean {
+  return site.getFileName() === 'node:events' || isStreamOn(site)
 }
 
 /** EventEmitter instances and objects with its methods mixed in (an express app). */
