@@ -1,6 +1,6 @@
 import { EventEmitter, getEventListeners } from 'node:events'
 import type { Ledger, Scope } from '../ledger.js'
-import { captureCallSites, FREQUENT_LIMIT, isOwn, isVitestFile } from '../stack.js'
+import { captureCallSites, FREQUENT_LIMIT, isOwn, isVitestFile, type CallSites } from '../stack.js'
 import { pgListenerParkedIn } from './holders.js'
 import type { Probe } from './probe.js'
 
@@ -30,12 +30,10 @@ export const listenersProbe: Probe<Listener> = {
   // Node's own bookkeeping (agents re-using pooled sockets, stream internals) is not the user's, and neither is
   // Vitest's. Decided from the caller when the listener is added (and again at a check, from the full stack).
   foreign(sites) {
-    // EventEmitter's own helpers (`once`, `prependOnceListener`) and a stream's own `on` are looked through
-    const index = sites?.findIndex((site) => !passesThrough(site)) ?? -1
-    const file = (index >= 0 && sites![index]!.getFileName()) || ''
+    const { file, throughStream } = callerOf(sites)
     if (file === '' || file.startsWith('node:') || isVitestFile(file) || isOwn(file)) return true
     // streams: only the test's own code counts, not a library's (undici keeps an 'error' listener on a body it read)
-    return sites!.slice(0, index).some(isStreamOn) && /[\\/]node_modules[\\/]/.test(file)
+    return throughStream && /[\\/]node_modules[\\/]/.test(file)
   },
 
   install(ledger: Ledger) {
@@ -59,8 +57,8 @@ export const listenersProbe: Probe<Listener> = {
         ledger.onInternalError(error)
       }
     }
-    /** Listener functions that Node or Vitest added: the same function added again is theirs again. */
-    const notTheTests = new WeakSet<Function>()
+    /** Listener functions that Node itself added: the same function added again is Node's again. */
+    const nodeListeners = new WeakSet<Function>()
     const noteListener = (target: object, type: string | symbol, listener: unknown, skip: Function) => {
       const current = ledger.current
       const origin = ledger.bornIn.get(target)
@@ -75,11 +73,12 @@ export const listenersProbe: Probe<Listener> = {
       // Node adds and removes listeners on pooled sockets and streams a dozen times per request: who added this one
       // is read now from three frames (~2 µs, garbage at once), so Node's and Vitest's leave no record to keep and judge.
       // Most of Node's are module-level functions (socketOnData, socketErrorListener), also inside the wrapper of a
-      // `once` (its `.listener`): each is read once.
+      // `once` (its `.listener`): each is read once (not a library's: it may be a callback the test passed to it).
       const fn = typeof listener === 'function' ? ((listener as { listener?: Function }).listener ?? listener) : undefined
-      if (fn && notTheTests.has(fn)) return
-      if (listenersProbe.foreign!(captureCallSites(skip, 3))) {
-        if (fn) notTheTests.add(fn)
+      if (fn && nodeListeners.has(fn)) return
+      const sites = captureCallSites(skip, 3)
+      if (listenersProbe.foreign!(sites)) {
+        if (fn && callerOf(sites).file.startsWith('node:')) nodeListeners.add(fn)
         return
       }
       ledger.track({ target: target as Listener['target'], type, listener }, listenersProbe, skip)
@@ -170,6 +169,16 @@ export const listenersProbe: Probe<Listener> = {
       // a target that refuses: nothing more to do
     }
   },
+}
+
+/**
+ * Who added a listener: the first frame that does not only pass it on (EventEmitter's own helpers, `once` and
+ * `prependOnceListener`, and a stream's own `on`), and whether it went through a stream's `on`.
+ */
+function callerOf(sites: CallSites | undefined): { file: string; throughStream: boolean } {
+  const index = sites?.findIndex((site) => !passesThrough(site)) ?? -1
+  if (!sites || index < 0) return { file: '', throughStream: false }
+  return { file: sites[index]!.getFileName() ?? '', throughStream: sites.slice(0, index).some(isStreamOn) }
 }
 
 /** A stream's `on`/`addListener` (Readable's, which every socket, HTTP message and stream uses). */
