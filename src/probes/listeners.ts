@@ -30,10 +30,7 @@ export const listenersProbe: Probe<Listener> = {
   // Node's own bookkeeping (agents re-using pooled sockets, stream internals) is not the user's, and neither is
   // Vitest's. Decided from the caller when the listener is added (and again at a check, from the full stack).
   foreign(sites) {
-    const { file, throughStream } = callerOf(sites)
-    if (file === '' || file.startsWith('node:') || isVitestFile(file) || isOwn(file)) return true
-    // streams: only the test's own code counts, not a library's (undici keeps an 'error' listener on a body it read)
-    return throughStream && /[\\/]node_modules[\\/]/.test(file)
+    return isForeign(callerOf(sites))
   },
 
   install(ledger: Ledger) {
@@ -76,9 +73,9 @@ export const listenersProbe: Probe<Listener> = {
       // `once` (its `.listener`): each is read once (not a library's: it may be a callback the test passed to it).
       const fn = typeof listener === 'function' ? ((listener as { listener?: Function }).listener ?? listener) : undefined
       if (fn && nodeListeners.has(fn)) return
-      const sites = captureCallSites(skip, 3)
-      if (listenersProbe.foreign!(sites)) {
-        if (fn && callerOf(sites).file.startsWith('node:')) nodeListeners.add(fn)
+      const caller = callerOf(captureCallSites(skip, 3))
+      if (isForeign(caller)) {
+        if (fn && caller.file.startsWith('node:')) nodeListeners.add(fn)
         return
       }
       ledger.track({ target: target as Listener['target'], type, listener }, listenersProbe, skip)
@@ -175,10 +172,21 @@ export const listenersProbe: Probe<Listener> = {
  * Who added a listener: the first frame that does not only pass it on (EventEmitter's own helpers, `once` and
  * `prependOnceListener`, and a stream's own `on`), and whether it went through a stream's `on`.
  */
-function callerOf(sites: CallSites | undefined): { file: string; throughStream: boolean } {
+interface Caller {
+  file: string
+  throughStream: boolean
+}
+
+function callerOf(sites: CallSites | undefined): Caller {
   const index = sites?.findIndex((site) => !passesThrough(site)) ?? -1
   if (!sites || index < 0) return { file: '', throughStream: false }
   return { file: sites[index]!.getFileName() ?? '', throughStream: sites.slice(0, index).some(isStreamOn) }
+}
+
+function isForeign({ file, throughStream }: Caller): boolean {
+  if (file === '' || file.startsWith('node:') || isVitestFile(file) || isOwn(file)) return true
+  // streams: only the test's own code counts, not a library's (undici keeps an 'error' listener on a body it read)
+  return throughStream && /[\\/]node_modules[\\/]/.test(file)
 }
 
 /** A stream's `on`/`addListener` (Readable's, which every socket, HTTP message and stream uses). */
