@@ -27,7 +27,7 @@ export async function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedO
   ledger.lookBeforeCheck(scope)
   const ctx: JudgeContext = { scope, ledger }
   const pooled: LeakRecord[] = []
-  let alive = judge([...scope.records, ...ledger.pooled], ctx, pooled)
+  let alive = judge([...ledger.recordsOf(scope), ...ledger.pooled], ctx, pooled)
   scope.records.clear()
   if (alive.length === 0) ledger.checked(scope)
   else {

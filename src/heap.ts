@@ -2,8 +2,8 @@ import { readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { setFlagsFromString, writeHeapSnapshot } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import { v8 } from './builtins.js'
 
 /**
  * A full, synchronous garbage collection. `--expose-gc` set at run time applies to contexts created afterwards, so the
@@ -12,12 +12,12 @@ import { runInNewContext } from 'node:vm'
 export function garbageCollector(): () => void {
   const existing = (globalThis as { gc?: unknown }).gc
   if (typeof existing === 'function') return existing as () => void
-  setFlagsFromString('--expose-gc')
+  v8().setFlagsFromString('--expose-gc')
   try {
     return runInNewContext('gc') as () => void
   } finally {
     // contexts made later (the vm pools make one per test file) get no `gc` global of their own
-    setFlagsFromString('--no-expose-gc')
+    v8().setFlagsFromString('--no-expose-gc')
   }
 }
 
@@ -65,7 +65,7 @@ export function findCollectionRetainers(query: RetainerQuery): Map<string, Colle
   const file = join(tmpdir(), `vitest-leaks-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.heapsnapshot`)
   let text: string
   try {
-    writeHeapSnapshot(file)
+    v8().writeHeapSnapshot(file)
     const size = statSync(file).size
     // V8's longest string is about 512 MB; a snapshot near that is too big to read here (and would take minutes)
     if (size > MAX_SNAPSHOT_BYTES) throw new HeapTooLargeError(size)

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import type { IgnoreRule } from './options.js'
 import type { Probe } from './probes/probe.js'
 import { isCreatedByVitest, LazyCallSites, type CallSites } from './stack.js'
+import { Tag } from './tag.js'
 import { currentAsyncId } from './trace.js'
 
 /** Who owns a resource: the innermost test, suite or file that was running when it was created. */
@@ -19,6 +20,13 @@ export interface Scope {
   pruneAt: number
   /** Creation stacks taken so far for budgeted kinds (timers), up to the ledger's `stacksPerTest`. */
   stacks: number
+  /**
+   * Resources of `fresh` probes (timers, listeners) noted in this scope and not made records yet, five slots each:
+   * resource, probe, stack, phase, async id. Most are closed long before the check, which makes records of the rest.
+   */
+  noted: unknown[]
+  /** Length of `noted` at which the closed ones are dropped. */
+  notedPruneAt: number
 }
 
 export type ScopePhase = 'collect' | 'beforeAll' | 'tests' | 'afterAll' | 'test'
@@ -36,6 +44,8 @@ export interface LeakRecord<R extends object = object> {
   sites: CallSites | undefined
   /** No stack was taken: its owner had already kept `stacksPerTest` stacks of its kind (see Probe.budgeted). */
   readonly overBudget: boolean
+  /** No stack was taken: Node's own code made it (see `Ledger.note`). */
+  readonly madeByNode: boolean
   /** Not the test's: Vitest's own (its task-update timer), or what the probe says (Probe.foreign). Decided on first read. */
   readonly foreign: boolean
   /** Trace mode only: the async context it was created in. */
@@ -44,10 +54,9 @@ export interface LeakRecord<R extends object = object> {
 }
 
 class TrackedRecord<R extends object> implements LeakRecord<R> {
+  /** When it was tracked (for a resource of a `fresh` probe: when the check made it a record). */
   readonly createdAt = Date.now()
-  /** The async context it was created in, only in trace mode: the start of its trigger chain. */
-  readonly asyncId = currentAsyncId()
-  #stack: LazyCallSites | undefined
+  #stack: LazyCallSites | typeof MADE_BY_NODE | undefined
   #foreign: boolean | undefined
 
   constructor(
@@ -55,7 +64,9 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
     readonly probe: Probe<R>,
     public owner: Scope,
     public phase: ScopePhase,
-    stack: LazyCallSites | undefined,
+    stack: LazyCallSites | typeof MADE_BY_NODE | undefined,
+    /** The async context it was created in, only in trace mode: the start of its trigger chain. */
+    readonly asyncId: number | undefined,
   ) {
     this.#stack = stack
   }
@@ -63,11 +74,16 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
   #replaced: { sites: CallSites | undefined } | undefined
 
   get sites(): CallSites | undefined {
-    return this.#replaced ? this.#replaced.sites : this.#stack?.sites
+    if (this.#replaced) return this.#replaced.sites
+    return this.#stack === MADE_BY_NODE ? undefined : this.#stack?.sites
   }
 
   get overBudget(): boolean {
     return this.#stack === undefined && this.#replaced === undefined
+  }
+
+  get madeByNode(): boolean {
+    return this.#stack === MADE_BY_NODE && this.#replaced === undefined
   }
 
   set sites(sites: CallSites | undefined) {
@@ -81,12 +97,16 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
 }
 
 const PRUNE_START = 256
+/** In place of a stack: not taken, because Node's own code made the resource (see `Ledger.note`). */
+const MADE_BY_NODE = Symbol('made by Node')
+/** Slots per entry of `Scope.noted`. */
+const NOTE = 5
 // Above this gap between one test's check and the next test's start, the runner may have let the event loop run
 // other callbacks: the next test looks for itself.
 const SIBLING_GAP_MS = 10
 
 export function createScope(kind: Scope['kind'], name: string, parent: Scope | undefined, phase: ScopePhase): Scope {
-  return { kind, name, parent, phase, records: new Set(), ignore: [], pruneAt: PRUNE_START, stacks: 0 }
+  return { kind, name, parent, phase, records: new Set(), ignore: [], pruneAt: PRUNE_START, stacks: 0, noted: [], notedPruneAt: PRUNE_START * NOTE }
 }
 
 /**
@@ -110,7 +130,7 @@ export class Ledger {
    * every emitter's constructor, an AbortSignal is stamped when its controller hands it out; the hooks stamp a test's
    * own `context.signal`). One never seen is older than the plugin: `process`, emitters of modules loaded earlier.
    */
-  readonly bornIn = new WeakMap<object, Scope>()
+  readonly bornIn = new Tag<Scope>('born in scope')
   /** Option `stacksPerTest`: how many timers (Probe.budgeted) of each scope get a creation stack. */
   stacksPerTest = Infinity
   /** Probes that find resources by looking rather than by being told (the fd snapshot); added by their install. */
@@ -197,14 +217,11 @@ export class Ledger {
    */
   track<R extends object>(resource: R, probe: Probe<R>, skip: Function, owner?: Scope): LeakRecord<R> | undefined {
     try {
-      const indexed = !probe.fresh
-      if (indexed) {
-        const existing = this.#byResource.get(resource) as LeakRecord<R> | undefined
-        if (existing && (existing.owner.records.has(existing) || this.pooled.has(existing))) return existing
-      }
+      const existing = this.#byResource.get(resource) as LeakRecord<R> | undefined
+      if (existing && (existing.owner.records.has(existing) || this.pooled.has(existing))) return existing
       const scope = owner ?? this.current
-      const record = new TrackedRecord(resource, probe, scope, scope.phase, this.#stackOf(probe, skip, scope))
-      if (indexed) this.#byResource.set(resource, record)
+      const record = new TrackedRecord(resource, probe, scope, scope.phase, this.#stackOf(probe, skip, scope), currentAsyncId())
+      this.#byResource.set(resource, record)
       scope.records.add(record as LeakRecord)
       if (scope.records.size >= scope.pruneAt) prune(scope)
       return record
@@ -212,6 +229,51 @@ export class Ledger {
       this.onInternalError(error)
       return undefined
     }
+  }
+
+  /**
+   * `track` for a `fresh` probe (a Timeout, a listener entry: new objects by the ten thousand, nearly all closed
+   * within their test): five values pushed onto the scope's `noted` list instead of a record and a set entry (a
+   * tenth of a microsecond against half of one); the check makes records of those still open. `madeByNode`: the
+   * probe knows Node's own code made it (a timer of fetch's), and no stack is taken, as none would show the test's
+   * code; unless every stack is wanted (`stacksPerTest` all, trace mode). Returns the stack taken, if any.
+   */
+  note<R extends object>(resource: R, probe: Probe<R>, skip: Function, madeByNode = false): LazyCallSites | undefined {
+    try {
+      const scope = this.current
+      const noted = scope.noted
+      const stack = madeByNode && this.stacksPerTest !== Infinity ? MADE_BY_NODE : this.#stackOf(probe, skip, scope)
+      noted.push(resource, probe, stack, scope.phase, currentAsyncId())
+      if (noted.length >= scope.notedPruneAt) {
+        pruneNoted(scope)
+        scope.notedPruneAt = Math.max(PRUNE_START * NOTE, noted.length * 2)
+      }
+      return stack === MADE_BY_NODE ? undefined : stack
+    } catch (error) {
+      this.onInternalError(error)
+      return undefined
+    }
+  }
+
+  /** The records of a scope, with records made of what its `fresh` probes noted and is still open. */
+  recordsOf(scope: Scope): Set<LeakRecord> {
+    const noted = scope.noted
+    if (noted.length > 0) {
+      pruneNoted(scope)
+      for (let i = 0; i < noted.length; i += NOTE) {
+        const record = new TrackedRecord(
+          noted[i] as object,
+          noted[i + 1] as Probe,
+          scope,
+          noted[i + 3] as ScopePhase,
+          noted[i + 2] as LazyCallSites | typeof MADE_BY_NODE | undefined,
+          noted[i + 4] as number | undefined,
+        )
+        scope.records.add(record as LeakRecord)
+      }
+      noted.length = 0
+    }
+    return scope.records
   }
 
   #stackOf(probe: Probe, skip: Function, scope: Scope): LazyCallSites | undefined {
@@ -230,7 +292,7 @@ export class Ledger {
     return this.track(resource, probe, skip)
   }
 
-  /** The record of a resource of a probe that is not `fresh`. */
+  /** The record of a resource tracked with `track` (not one of a `fresh` probe, which has none until its check). */
   recordOf<R extends object>(resource: R): LeakRecord<R> | undefined {
     return this.#byResource.get(resource) as LeakRecord<R> | undefined
   }
@@ -249,6 +311,19 @@ export class Ledger {
 function encloses(outer: Scope, inner: Scope): boolean {
   for (let s: Scope | undefined = inner.parent; s; s = s.parent) if (s === outer) return true
   return false
+}
+
+/** Drops the closed entries of `scope.noted`, in place. */
+function pruneNoted(scope: Scope): void {
+  const noted = scope.noted
+  let kept = 0
+  for (let i = 0; i < noted.length; i += NOTE) {
+    const { status } = (noted[i + 1] as Probe).state(noted[i] as object, undefined)
+    if (status === 'closed' || status === 'excused') continue
+    if (kept !== i) for (let j = 0; j < NOTE; j++) noted[kept + j] = noted[i + j]
+    kept += NOTE
+  }
+  noted.length = kept
 }
 
 function prune(scope: Scope): void {

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 import os from 'node:os'
 
 /**
@@ -56,6 +56,19 @@ export const procAvailable = ((): boolean => {
 export function listFds(): string[] | undefined {
   try {
     return readdirSync(FD_DIR)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * How many descriptors are open, from one stat of the directory: Linux 6.2 and later report the count as its size
+ * (about 1.5 µs, against 8 µs or more for reading it). Undefined on older kernels, which report 0.
+ */
+export function fdCount(): number | undefined {
+  try {
+    const size = statSync(FD_DIR, { throwIfNoEntry: false })?.size
+    return size ? size : undefined
   } catch {
     return undefined
   }

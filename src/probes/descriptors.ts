@@ -1,8 +1,8 @@
 import { fstatSync, statSync } from 'node:fs'
 import type { Worker } from 'node:worker_threads'
-import { isMainThread } from 'node:worker_threads'
+import { isMainThread } from '../builtins.js'
 import type { Ledger, LeakRecord, Scope } from '../ledger.js'
-import { listFds, procAvailable, readFdLink, socketInfo, socketInode } from '../os/proc.js'
+import { fdCount, listFds, procAvailable, readFdLink, socketInfo, socketInode } from '../os/proc.js'
 import { explainTcpState } from '../os/socket-state.js'
 import { subscribe } from './channel.js'
 import { formatHostPort } from './net-describe.js'
@@ -28,6 +28,8 @@ interface Descriptor {
 interface Snapshot {
   stable: Set<string>
   known: Map<string, Known>
+  /** How many were open after the last full look (the listing's own left out), where the kernel can count them. */
+  count: number | undefined
 }
 
 interface Known {
@@ -69,11 +71,11 @@ export const descriptorsProbe: Probe<Descriptor> = {
   kind: 'descriptors',
 
   install(ledger: Ledger) {
-    if (!procAvailable || !isMainThread) return () => {}
+    if (!procAvailable || !isMainThread()) return () => {}
     const names = listFds()
     if (!names) return () => {}
     // the listing's own descriptor is closed by now: it has no identity, and is not stable
-    snapshot = { stable: new Set(names.filter((name) => fdIdentity(name) !== undefined)), known: new Map() }
+    snapshot = { stable: new Set(names.filter((name) => fdIdentity(name) !== undefined)), known: new Map(), count: undefined }
     const unsubscribe = subscribe('worker_threads', ({ worker }: { worker: Worker }) => {
       liveWorkers.add(worker)
       worker.once('exit', () => {
@@ -96,8 +98,9 @@ export const descriptorsProbe: Probe<Descriptor> = {
   },
 
   look(owner: Scope, ledger: Ledger) {
-    const names = snapshot && listFds()
-    if (!snapshot || !names) return
+    if (!snapshot || unchanged(snapshot)) return
+    const names = listFds()
+    if (!names) return
     const fresh = diff(snapshot, names)
     const workersRan = liveWorkers.size > 0 || workerExited
     workerExited = false
@@ -106,7 +109,13 @@ export const descriptorsProbe: Probe<Descriptor> = {
     let explained: Map<number, () => boolean> | undefined
     for (const { name, identity } of fresh) {
       const link = readFdLink(name)
-      if (link === undefined || NODE_OWN.test(link)) continue
+      if (link === undefined) continue
+      if (NODE_OWN.test(link)) {
+        // kept for the life of the process: trusted by number from now on, like those open at install
+        snapshot.known.delete(name)
+        snapshot.stable.add(name)
+        continue
+      }
       explained ??= explainedFds(owner, ledger)
       const fd = Number(name)
       const held = explained.get(fd)
@@ -134,6 +143,18 @@ export const descriptorsProbe: Probe<Descriptor> = {
   close() {
     // not ours: closing a descriptor some native code still uses would break it, or close someone else's later on
   },
+}
+
+/**
+ * Nothing can have been opened since the last full look: as many descriptors are open as then, and each one found
+ * then (beyond those open at install) is still held by the live object that explained it. One stat instead of a
+ * directory read and a stat of the listing's own descriptor. A descriptor that took the number of one open since
+ * install (Vitest's stdio and IPC channel, which stay open) is the one case this does not see.
+ */
+function unchanged(snap: Snapshot): boolean {
+  if (snap.count === undefined || fdCount() !== snap.count) return false
+  for (const known of snap.known.values()) if (!known.held?.()) return false
+  return true
 }
 
 /** The descriptors that are new (or hold something new) since the last look; updates the snapshot. */
@@ -172,6 +193,8 @@ function diff(snap: Snapshot, names: string[]): Array<{ name: string; identity: 
   if (stableSeen < snap.stable.size || !selfFound) {
     for (const name of snap.stable) if (fdIdentity(name) === undefined) snap.stable.delete(name)
   }
+  // the listing's own number is not open any more; without it found, the count is not known
+  snap.count = selfFound ? names.length - 1 : undefined
   return fresh
 }
 

@@ -1,7 +1,7 @@
-import { EventEmitter } from 'node:events'
 import type { Scope } from '../ledger.js'
 import { mainRealm } from '../realm.js'
 import { captureCallSites, type CallSites } from '../stack.js'
+import { followNewEmitters } from './emitter-follow.js'
 
 /**
  * The library objects that hold connections: undici dispatchers (Agent, Pool, Client), pg-pool pools and ioredis
@@ -45,7 +45,6 @@ interface HolderState {
 
 // On `process`, like the runtime: one registry per worker, however often the module is evaluated.
 const STATE = Symbol.for('vitest-leaks.holders')
-const PATCHED = Symbol.for('vitest-leaks.holders.original')
 const PRUNE_START = 64
 let pruneAt = PRUNE_START
 
@@ -57,29 +56,34 @@ function state(): HolderState {
 /** Starts noticing holders as they are created, owned by `current()`. Once per worker; returns the undo. */
 export function installHolders(current: () => Scope): () => void {
   const s = state()
-  const emitter = EventEmitter as unknown as { init: Function }
-  const original = emitter.init
-  if (s.installed || (original as any)[PATCHED]) return () => {}
+  if (s.installed) return () => {}
   s.installed = true
-  const init = function init(this: object, ...args: unknown[]) {
-    const result = Reflect.apply(original, this, args)
-    try {
-      const kind = kindOf(this)
-      if (kind) register(s, this, kind, current(), kind === 'ioredis' ? captureCallSites(init) : undefined)
-    } catch {
-      // never into the user's constructor
-    }
-    return result
-  }
-  Object.defineProperty(init, PATCHED, { value: original })
-  emitter.init = init
+  const unfollow = followNewEmitters((emitter, skip) => {
+    const kind = kindOf(emitter)
+    if (kind) register(s, emitter, kind, current(), kind === 'ioredis' ? captureCallSites(skip) : undefined)
+  })
   return () => {
-    if (emitter.init === init) emitter.init = original
+    unfollow()
     s.installed = false
   }
 }
 
-function kindOf(object: any): HolderKind | undefined {
+/**
+ * The kind of holder an emitter is, by the methods its class has, decided once per prototype: an HTTP round trip
+ * constructs several emitters, and three lookups of missing properties on each of their shapes cost more than one
+ * WeakMap lookup. (At construction only the prototype's methods are there, so the answer is the class's.)
+ */
+const kindsByPrototype = new WeakMap<object, HolderKind | null>()
+
+function kindOf(object: object): HolderKind | undefined {
+  const prototype = Object.getPrototypeOf(object) as object | null
+  if (prototype === null) return shapeKind(object)
+  let kind = kindsByPrototype.get(prototype)
+  if (kind === undefined) kindsByPrototype.set(prototype, (kind = shapeKind(object) ?? null))
+  return kind ?? undefined
+}
+
+function shapeKind(object: any): HolderKind | undefined {
   if (typeof object.dispatch === 'function' && typeof object.compose === 'function') return 'undici'
   if (typeof object._pulseQueue === 'function' && typeof object._release === 'function') return 'pg-pool'
   if (typeof object.sendCommand === 'function' && typeof object.duplicate === 'function') return 'ioredis'

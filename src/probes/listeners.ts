@@ -1,6 +1,7 @@
 import { EventEmitter, getEventListeners } from 'node:events'
 import type { Ledger, Scope } from '../ledger.js'
 import { captureCallSites, FREQUENT_LIMIT, isOwn, isVitestFile, type CallSites } from '../stack.js'
+import { followNewEmitters } from './emitter-follow.js'
 import { pgListenerParkedIn } from './holders.js'
 import type { Probe } from './probe.js'
 
@@ -56,6 +57,12 @@ export const listenersProbe: Probe<Listener> = {
     }
     /** Listener functions that Node itself added: the same function added again is Node's again. */
     const nodeListeners = new WeakSet<Function>()
+    /**
+     * The source text of closures Node itself added: undici adds a new `onDrain` closure to a pooled socket for every
+     * request body it writes. The text of a closure is a slice of its script's source (no copy); a function of the
+     * test's own with the very same text, of some length, on the same event of the same class, is not to be feared.
+     */
+    const nodeSources = new Set<string>()
     const noteListener = (target: object, type: string | symbol, listener: unknown, skip: Function) => {
       const current = ledger.current
       const origin = ledger.bornIn.get(target)
@@ -73,26 +80,26 @@ export const listenersProbe: Probe<Listener> = {
       // `once` (its `.listener`): each is read once (not a library's: it may be a callback the test passed to it).
       const fn = typeof listener === 'function' ? ((listener as { listener?: Function }).listener ?? listener) : undefined
       if (fn && nodeListeners.has(fn)) return
+      const source = fn && sourceKey(target, type, fn)
+      if (source && nodeSources.has(source)) return
       const caller = callerOf(captureCallSites(skip, 3))
       if (isForeign(caller)) {
-        if (fn && caller.file.startsWith('node:')) nodeListeners.add(fn)
+        if (fn && caller.file.startsWith('node:')) {
+          nodeListeners.add(fn)
+          if (source) nodeSources.add(source)
+        }
         return
       }
-      ledger.track({ target: target as Listener['target'], type, listener }, listenersProbe, skip)
+      ledger.note({ target: target as Listener['target'], type, listener }, listenersProbe, skip)
     }
 
-    patch(EventEmitter as unknown as { init: Function }, 'init', (original) =>
-      function init(this: object, ...args: unknown[]) {
-        ledger.bornIn.set(this, ledger.current)
-        return Reflect.apply(original, this, args)
-      },
-    )
+    undo.push(followNewEmitters((emitter) => ledger.bornIn.set(emitter, ledger.current)))
     // on and addListener are the same function in Node; once/prependOnceListener go through on/prependListener
     for (const name of ['on', 'addListener', 'prependListener'] as const) {
       patch(EventEmitter.prototype, name, (original) => {
         const added = {
           [name](this: EventEmitter, type: string | symbol, listener: unknown) {
-            const result = Reflect.apply(original, this, [type, listener])
+            const result = original.call(this, type, listener)
             note(this, type, listener, added)
             return result
           },
@@ -102,7 +109,8 @@ export const listenersProbe: Probe<Listener> = {
     }
     patch(EventTarget.prototype, 'addEventListener', (original) =>
       function addEventListener(this: EventTarget, type: string, listener: unknown, options?: unknown) {
-        const result = Reflect.apply(original, this, [type, listener, options])
+        // eslint-disable-next-line prefer-rest-params -- the options argument may be absent, and stays so
+        const result = original.apply(this, arguments)
         if (listener != null) note(this, type, listener, addEventListener)
         return result
       },
@@ -111,7 +119,7 @@ export const listenersProbe: Probe<Listener> = {
     const signalGetter = Object.getOwnPropertyDescriptor(AbortController.prototype, 'signal')?.get
     if (signalGetter) {
       const signal = function signal(this: AbortController) {
-        const value = Reflect.apply(signalGetter, this, []) as AbortSignal
+        const value = signalGetter.call(this) as AbortSignal
         if (!ledger.bornIn.has(value)) ledger.bornIn.set(value, ledger.current)
         return value
       }
@@ -166,6 +174,17 @@ export const listenersProbe: Probe<Listener> = {
       // a target that refuses: nothing more to do
     }
   },
+}
+
+// Closures shorter than this (`() => {}`) are too alike to be told apart by their text; longer ones are not looked at.
+const SOURCE_MIN = 40
+const SOURCE_MAX = 4000
+
+/** A closure's identity across its instances: its class and event, and its source text (see `nodeSources`). */
+function sourceKey(target: object, type: string | symbol, fn: Function): string | undefined {
+  const text = Function.prototype.toString.call(fn)
+  if (text.length < SOURCE_MIN || text.length > SOURCE_MAX) return undefined
+  return `${target.constructor?.name}\0${String(type)}\0${text}`
 }
 
 /**

@@ -2,6 +2,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { https } from '../builtins.js'
 import type { Ledger } from '../ledger.js'
+import { Tag } from '../tag.js'
 import { explainTcpState, osSocketState } from '../os/socket-state.js'
 import { mainRealm } from '../realm.js'
 import { hasUserFrame, LazyCallSites, type CallSites } from '../stack.js'
@@ -24,7 +25,7 @@ const agents = new Map<http.Agent, JudgeContext['scope'] | undefined>()
 /** Sockets that undici (Node's fetch) opened: idle ones are unref'd and parked in its pool. */
 const undiciSockets = new WeakSet<object>()
 /** Where each HTTP request (node:http or fetch) was made, and by whom: a busy pooled socket is the request's. */
-const requests = new WeakMap<object, Use>()
+const requests = new Tag<Use>('request origin')
 /** The fetch request a socket last sent (undici links them only in its `sendHeaders` message). */
 const undiciRequestOf = new WeakMap<object, object>()
 /** Where a client socket was asked to connect: the only place a Unix socket's path is known on the client side. */
@@ -77,7 +78,7 @@ export const socketsProbe: Probe<Socket> = {
       const addRequest = function addRequest(this: http.Agent, request: object, ...rest: unknown[]) {
         try {
           if (!agents.has(this)) agents.set(this, isGlobalAgent(this) ? undefined : ledger.current)
-          requests.set(request, lazyUse(new LazyCallSites(addRequest, REQUEST_FRAMES), ledger.current))
+          requests.set(request, new RequestUse(new LazyCallSites(addRequest, REQUEST_FRAMES), ledger.current))
         } catch (error) {
           // never into the user's request
           ledger.onInternalError(error)
@@ -117,7 +118,7 @@ export const socketsProbe: Probe<Socket> = {
     const onUndiciRequest = ({ request }: { request: object }) => {
       const sites = fetchSites ?? new LazyCallSites(onUndiciRequest, UNDICI_REQUEST_FRAMES)
       fetchSites = undefined
-      requests.set(request, lazyUse(sites, ledger.current))
+      requests.set(request, new RequestUse(sites, ledger.current))
     }
     const onUndiciHeaders = ({ request, socket }: { request: object; socket: object }) => {
       undiciRequestOf.set(socket, request)
@@ -264,13 +265,18 @@ const REQUEST_FRAMES = 20
 const UNDICI_REQUEST_FRAMES = 32
 const FETCH_FRAMES = 8
 
-/** A request's origin, its stack read only if the request is ever blamed for a busy connection. */
-function lazyUse(stack: LazyCallSites, owner: Use['owner']): Use {
-  return {
-    get sites() {
-      return stack.sites
-    },
-    owner,
+/**
+ * A request's origin, its stack read only if the request is ever blamed for a busy connection. A class: an object
+ * literal with a getter is built by a slow runtime call, once per request.
+ */
+class RequestUse implements Use {
+  constructor(
+    readonly stack: LazyCallSites,
+    readonly owner: Use['owner'],
+  ) {}
+
+  get sites(): CallSites | undefined {
+    return this.stack.sites
   }
 }
 

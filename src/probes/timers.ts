@@ -1,7 +1,7 @@
 import timers from 'node:timers'
 import { promisify } from 'node:util'
 import type { Ledger } from '../ledger.js'
-import { FREQUENT_LIMIT } from '../stack.js'
+import { FREQUENT_LIMIT, type LazyCallSites } from '../stack.js'
 import { mainRealm } from '../realm.js'
 import { pgPoolOf } from './holders.js'
 import type { Probe } from './probe.js'
@@ -30,12 +30,38 @@ export const timersProbe: Probe<Timeout> = {
 
   install(ledger: Ledger) {
     const undo: Array<() => void> = []
+    /**
+     * Callback functions seen more than once (module-level ones: Node's `onParserTimeout`, a test's `tick`), with
+     * who passes them: fetch sets a timer with the same function for every request, from Node's own code, and its
+     * stack (~10 µs, out of a cold cache) would show nothing of the test's. The caller is read from the stack taken at
+     * the second sighting; from then on Node's get no stack (they are still tracked and judged). First sightings go
+     * to a small ring, not to the WeakMap: most callbacks are closures made for one timer, and a WeakMap entry each
+     * would cost the garbage collector more than the timer itself.
+     */
+    const callbacks = new WeakMap<Function, Sighting>()
+    const recent: Array<Function | undefined> = new Array(RECENT).fill(undefined)
+    let next = 0
+    const sighted = (callback: Function, stack: LazyCallSites | undefined) => {
+      if (!recent.includes(callback)) {
+        recent[next] = callback
+        next = (next + 1) % RECENT
+      } else if (stack) {
+        callbacks.set(callback, isNodeFile(stack.sites?.[0]?.getFileName()) ? Sighting.Node : Sighting.Other)
+      }
+    }
     const wrap = (original: TimerFn, name: 'setTimeout' | 'setInterval'): TimerFn => {
       if ((original as any)[PATCHED]) return original
       const wrapped = {
-        [name](this: unknown, ...args: any[]) {
-          const timer = Reflect.apply(original, this, args) as Timeout
-          ledger.track(timer, timersProbe, wrapped)
+        [name](this: unknown, callback: unknown) {
+          // eslint-disable-next-line prefer-rest-params -- the arguments pass through as they are, without an array
+          const timer = (original as Function).apply(this, arguments) as Timeout
+          const sighting = typeof callback === 'function' ? callbacks.get(callback) : undefined
+          if (sighting === Sighting.Node) {
+            ledger.note(timer, timersProbe, wrapped, true)
+            return timer
+          }
+          const stack = ledger.note(timer, timersProbe, wrapped)
+          if (sighting === undefined && typeof callback === 'function') sighted(callback, stack)
           return timer
         },
       }[name] as TimerFn
@@ -105,6 +131,16 @@ export const timersProbe: Probe<Timeout> = {
   close(timer) {
     timers.clearTimeout(timer)
   },
+}
+
+/** Who passed a callback function seen twice: Node's own code (its timers take no stack), or anyone else. */
+const Sighting = { Node: 1, Other: 2 } as const
+/** How many of the latest first-seen callbacks are remembered, to notice one seen again. */
+const RECENT = 16
+type Sighting = (typeof Sighting)[keyof typeof Sighting]
+
+function isNodeFile(file: string | null | undefined): boolean {
+  return typeof file === 'string' && file.startsWith('node:')
 }
 
 function callbackName(fn: Function | undefined): string {

@@ -69,6 +69,9 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
 }
 
 function noStackReason(record: LeakRecord, description: Description, ctx: JudgeContext): string {
+  if (record.madeByNode) {
+    return "Node's own code created it (fetch and other built-in clients set timers for their requests), and such timers keep no stack; run with VITEST_LEAKS_STACKS=all to see where this one was created"
+  }
   if (!record.overBudget) return description.noStack ?? 'Node created it natively'
   const limit = ctx.ledger.stacksPerTest
   const owner = record.owner.kind === 'file' ? 'the file' : `its ${record.owner.kind}`

@@ -1,0 +1,71 @@
+import { EventEmitter } from 'node:events'
+import { showInternalError } from '../internal-error.js'
+
+/**
+ * An EventEmitter is being constructed (Node's own included: every socket, request and stream). `skip` is the
+ * patched `EventEmitter.init` itself, for a stack that starts at the constructor's caller.
+ */
+export type EmitterListener = (emitter: object, skip: Function) => void
+
+interface FollowState {
+  /** Copied on every change, so that a listener leaving during a call changes nothing under the loop. */
+  listeners: EmitterListener[]
+  /** Set while `EventEmitter.init` is patched; returns false when the patch could not come off. */
+  unpatch: (() => boolean) | undefined
+}
+
+// On `process`, like the runtime: one patch per worker, however often the module is evaluated and whichever probes
+// follow emitters (`listeners` stamps when each was made; `sockets` notices connection pools among them).
+const STATE = Symbol.for('vitest-leaks.emitter-follow')
+const PATCHED = Symbol.for('vitest-leaks.emitter-follow.original')
+
+function state(): FollowState {
+  const host = process as unknown as Record<symbol, FollowState | undefined>
+  return (host[STATE] ??= { listeners: [], unpatch: undefined })
+}
+
+/**
+ * Calls `listener` for every EventEmitter constructed from now on, right after `EventEmitter.init` (which every
+ * emitter's constructor calls) set it up. One patch for all listeners: an HTTP round trip makes four or five emitters,
+ * and each wrapper layer costs every one of them. Returns the undo.
+ */
+export function followNewEmitters(listener: EmitterListener): () => void {
+  const s = state()
+  s.listeners = [...s.listeners, listener]
+  s.unpatch ??= patchInit(s)
+  let done = false
+  return () => {
+    if (done) return
+    done = true
+    const index = s.listeners.indexOf(listener)
+    if (index !== -1) s.listeners = [...s.listeners.slice(0, index), ...s.listeners.slice(index + 1)]
+    // a wrapper someone put over the patch since keeps it in the chain: it stays, inert, and is reused
+    if (s.listeners.length === 0 && s.unpatch?.()) s.unpatch = undefined
+  }
+}
+
+function patchInit(s: FollowState): () => boolean {
+  const owner = EventEmitter as unknown as { init: Function }
+  const original = owner.init
+  const init = function init(this: object) {
+    // eslint-disable-next-line prefer-rest-params -- `arguments` passes through without an array per emitter
+    const result = original.apply(this, arguments)
+    const listeners = s.listeners
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i]!(this, init)
+      } catch (error) {
+        // never into the user's constructor
+        showInternalError(error)
+      }
+    }
+    return result
+  }
+  Object.defineProperty(init, PATCHED, { value: original })
+  owner.init = init
+  return () => {
+    if (owner.init !== init) return false
+    owner.init = original
+    return true
+  }
+}
