@@ -41,10 +41,11 @@ export interface LeaksOptions {
    */
   retainedSockets?: boolean
   /**
-   * How many timers each test (or suite, or file) keeps a creation stack for: tests make them by the thousand and a
-   * stack costs ~2.5 µs, ten times a setTimeout. The rest are tracked and fail their test all the same; their message
-   * says they have no stack and how to get one. `Infinity` keeps every stack; `VITEST_LEAKS_STACKS=all` (or a number)
-   * sets it for one run. Default 1000.
+   * How many timers, and how many HTTP requests, each test (or suite, or file) keeps a creation stack for: tests make
+   * them by the thousand, and a stack costs ~2.5 µs in a loop (ten times a setTimeout) and ~10 µs between network
+   * round trips. The rest are tracked and fail their test all the same; their message says they have no stack and
+   * how to get one. `Infinity` keeps every stack; `VITEST_LEAKS_STACKS=all` (or a number) sets it for one run.
+   * Default 100.
    */
   stacksPerTest?: number
 }
@@ -89,7 +90,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   retainedSockets: false,
   updateBaseline: false,
   trace: false,
-  stacksPerTest: 1000,
+  stacksPerTest: 100,
 }
 
 /** Option names a user may pass (the resolved object has more). */

@@ -52,7 +52,7 @@ describe('bad options fail the run at startup, naming the option and what is acc
   })
 })
 
-describe('stacksPerTest: timers past the budget still fail their test, without a stack', () => {
+describe('stacksPerTest: timers and requests past the budget still fail their test, without a stack', () => {
   const file = 'stacks.test.ts'
   const frameLine = (run: RunOutcome, name: string) => {
     const stack = run.modules.flatMap((m) => m.tests.filter((t) => t.name === name).flatMap((t) => t.errors.map((e) => e.stack)))[0] ?? ''
@@ -67,6 +67,8 @@ describe('stacksPerTest: timers past the budget still fail their test, without a
       'leaves a timer within the budget': 'failed',
       'listeners are not budgeted': 'failed',
       'clean churn past the budget': 'passed',
+      'fetches past the budget, then leaves a body unread': 'failed',
+      'leaves a body unread within the budget': 'failed',
     })
     const [interval] = errorsOf(run, 'churns timers, then leaves one past the budget')
     expect(interval).toMatch(/^setInterval timer \(60000 ms, callback `poll`\) outlived the test that created it/)
@@ -76,14 +78,23 @@ describe('stacksPerTest: timers past the budget still fail their test, without a
     expect(frameLine(run, 'churns timers, then leaves one past the budget')).toBeUndefined()
     // listeners have no budget: whether Node or the test added one is read from its stack
     expect(errorsOf(run, 'listeners are not budgeted')[0]).toMatch(/^'tick' listener on a long-lived EventEmitter outlived the test that created it/)
-    expect(frameLine(run, 'listeners are not budgeted')).toBe(22)
+    expect(frameLine(run, 'listeners are not budgeted')).toBe(24)
     expect(errorsOf(run, 'leaves a timer within the budget')[0]).toMatch(/^setTimeout timer \(60000 ms, callback `early`\)/)
-    expect(frameLine(run, 'leaves a timer within the budget')).toBe(12)
+    expect(frameLine(run, 'leaves a timer within the budget')).toBe(14)
+    // requests: a connection left busy by the 13th request of a test names the request, and has no frame
+    const [busy] = errorsOf(run, 'fetches past the budget, then leaves a body unread')
+    expect(busy).toMatch(/^fetch \(undici\) TCP socket .* outlived the test that created it/)
+    expect(busy).toMatch(/busy: the response body of GET http:\/\/127\.0\.0\.1:\d+\/big was never read or cancelled/)
+    expect(busy).toContain('(no JavaScript stack: its test had already made 10 HTTP requests, and only that many keep their stack; run with VITEST_LEAKS_STACKS=all to see where this one was made)')
+    expect(frameLine(run, 'fetches past the budget, then leaves a body unread')).toBeUndefined()
+    expect(errorsOf(run, 'leaves a body unread within the budget')[0]).toMatch(/busy: the response body of GET http:\/\/127\.0\.0\.1:\d+\/big was never read/)
+    expect(frameLine(run, 'leaves a body unread within the budget')).toBe(51)
   })
 
   test('VITEST_LEAKS_STACKS=all: every leak has its code frame', async () => {
     const run = await runVitest('options', { args: ['--config', 'stacks.config.ts'], env: { VITEST_LEAKS_STACKS: 'all' } })
-    expect(frameLine(run, 'churns timers, then leaves one past the budget'), run.output).toBe(8)
+    expect(frameLine(run, 'churns timers, then leaves one past the budget'), run.output).toBe(10)
+    expect(frameLine(run, 'fetches past the budget, then leaves a body unread')).toBe(47)
     expect(run.output).not.toContain('VITEST_LEAKS_STACKS=all to see')
   })
 

@@ -47,8 +47,8 @@ export interface Probe<R extends object = any> {
   stackFrames?: number
   /**
    * Created by the thousand, and judged without a stack (timers): each scope keeps a creation stack only for its
-   * first `stacksPerTest`; the rest are tracked and fail their owner all the same, without a code frame. (Listeners
-   * are not: whether Node or the user added one is read from its stack.)
+   * first `stacksPerTest` (see Ledger.budgetedStack); the rest are tracked and fail their owner all the same, without
+   * a code frame. (Listeners are not: whether Node or the user added one is read from its stack.)
    */
   budgeted?: boolean
   /**
@@ -92,4 +92,6 @@ export interface Probe<R extends object = any> {
 export interface Use {
   sites: CallSites | undefined
   owner: Scope
+  /** No stack was taken: its owner had already made `stacksPerTest` of them (see Ledger.budgetedStack). */
+  overBudget?: boolean
 }

@@ -5,7 +5,7 @@ import type { Ledger } from '../ledger.js'
 import { Tag } from '../tag.js'
 import { explainTcpState, osSocketState } from '../os/socket-state.js'
 import { mainRealm } from '../realm.js'
-import { hasUserFrame, LazyCallSites, type CallSites } from '../stack.js'
+import { hasUserFrame, type CallSites, type LazyCallSites } from '../stack.js'
 import { subscribe } from './channel.js'
 import { clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
 import { formatHostPort, plural } from './net-describe.js'
@@ -78,7 +78,7 @@ export const socketsProbe: Probe<Socket> = {
       const addRequest = function addRequest(this: http.Agent, request: object, ...rest: unknown[]) {
         try {
           if (!agents.has(this)) agents.set(this, isGlobalAgent(this) ? undefined : ledger.current)
-          requests.set(request, new RequestUse(new LazyCallSites(addRequest, REQUEST_FRAMES), ledger.current))
+          requests.set(request, new RequestUse(ledger.budgetedStack('requests', addRequest, REQUEST_FRAMES), ledger.current))
         } catch (error) {
           // never into the user's request
           ledger.onInternalError(error)
@@ -93,15 +93,15 @@ export const socketsProbe: Probe<Socket> = {
     }
     // fetch() makes its undici request synchronously, some 25 frames down inside undici: the stack is taken at the
     // call to fetch itself, a few frames, and the request made during that call takes it (one made later, such as a
-    // redirect's, takes its own)
-    let fetchSites: LazyCallSites | undefined
+    // redirect's, takes its own). Both count against the test's budget of request stacks.
+    let fetchSites: LazyCallSites | typeof NO_STACK | undefined
     for (const realm of new Set([globalThis, mainRealm()])) {
       const descriptor = Object.getOwnPropertyDescriptor(realm, 'fetch')
       const original = descriptor?.value as Function | undefined
       if (typeof original !== 'function' || (original as any)[PATCHED]) continue
       const fetch = function fetch(this: unknown, ...args: unknown[]) {
         const outer = fetchSites
-        fetchSites = new LazyCallSites(fetch, FETCH_FRAMES)
+        fetchSites = ledger.budgetedStack('requests', fetch, FETCH_FRAMES) ?? NO_STACK
         try {
           return Reflect.apply(original, this, args)
         } finally {
@@ -116,9 +116,9 @@ export const socketsProbe: Probe<Socket> = {
       })
     }
     const onUndiciRequest = ({ request }: { request: object }) => {
-      const sites = fetchSites ?? new LazyCallSites(onUndiciRequest, UNDICI_REQUEST_FRAMES)
+      const sites = fetchSites ?? ledger.budgetedStack('requests', onUndiciRequest, UNDICI_REQUEST_FRAMES)
       fetchSites = undefined
-      requests.set(request, new RequestUse(sites, ledger.current))
+      requests.set(request, new RequestUse(sites === NO_STACK ? undefined : sites, ledger.current))
     }
     const onUndiciHeaders = ({ request, socket }: { request: object; socket: object }) => {
       undiciRequestOf.set(socket, request)
@@ -198,11 +198,16 @@ export const socketsProbe: Probe<Socket> = {
     } else if (inFlight) {
       what = `HTTP client ${what}`
       const response = (request as any).res as http.IncomingMessage | undefined
-      state = response && !response.complete ? `busy: the response body was never read (${state})` : `busy with a request (${state})`
+      const label = clientRequestLabel(request as http.ClientRequest)
+      state =
+        response && !response.complete
+          ? `busy: the response body${label ? ` of ${label}` : ''} was never read (${state})`
+          : `busy with a request${label ? `, ${label}` : ''} (${state})`
       fix = 'read the response body (`res.resume()` or consume it) or abort with `req.destroy()`'
     } else if (undiciSockets.has(socket)) {
       what = `fetch (undici) ${what}`
-      state = `busy: a response body was never read or cancelled (${state})`
+      const label = undiciRequestLabel(undiciRequestOf.get(socket))
+      state = `busy: ${label ? `the response body of ${label}` : 'a response body'} was never read or cancelled (${state})`
       fix = 'read the body (`await res.text()`) or cancel it (`await res.body?.cancel()`)'
     } else if (socket.server) {
       const peer = peerOf(socket, ctx)
@@ -271,13 +276,37 @@ const FETCH_FRAMES = 8
  */
 class RequestUse implements Use {
   constructor(
-    readonly stack: LazyCallSites,
+    readonly stack: LazyCallSites | undefined,
     readonly owner: Use['owner'],
   ) {}
 
   get sites(): CallSites | undefined {
-    return this.stack.sites
+    return this.stack?.sites
   }
+
+  get overBudget(): boolean {
+    return this.stack === undefined
+  }
+}
+
+/** Inside a call to fetch whose test had already kept `stacksPerTest` request stacks. */
+const NO_STACK = Symbol('no stack')
+
+/** `GET http://127.0.0.1:3000/users`, from Node's ClientRequest. */
+function clientRequestLabel(request: http.ClientRequest): string | undefined {
+  try {
+    const host = request.getHeader('host') ?? request.host
+    return `${request.method} ${request.protocol ?? 'http:'}//${host}${request.path}`
+  } catch {
+    return undefined
+  }
+}
+
+/** `GET http://127.0.0.1:3000/users`, from undici's request (the last one sent on the socket). */
+function undiciRequestLabel(request: object | undefined): string | undefined {
+  const { method, origin, path } = (request ?? {}) as { method?: unknown; origin?: unknown; path?: unknown }
+  if (typeof method !== 'string' || typeof path !== 'string' || origin === undefined) return undefined
+  return `${method} ${String(origin).replace(/\/$/, '')}${path}`
 }
 
 function isBusyRequest(socket: Socket): boolean {

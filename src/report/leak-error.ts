@@ -35,7 +35,8 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
     state += `; with it: ${parts.join('; ')}`
   }
   const use = record.probe.lastUse?.(record.resource)
-  const sites = use?.sites ?? record.sites
+  // a request past the test's budget of stacks: its own line is unknown, and the connection's would mislead
+  const sites = use?.overBudget ? undefined : (use?.sites ?? record.sites)
   const library = libraryOf(sites)
   const created = `${use ? usedIn(record, use.owner, scope) : createdIn(record, scope)}${library ? ` (through ${library})` : ''}`
   const count = total > 1 ? ` (${index + 1} of ${total} leaks)` : ''
@@ -56,7 +57,7 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   const message = [
     `${description.what} outlived ${ownerPhrase(scope)}${count}`,
     `  now:     ${state}`,
-    `  created: ${created}${frames.length === 0 && fallback.length === 0 ? ` (no JavaScript stack: ${noStackReason(record, description, ctx)})` : ''}`,
+    `  created: ${created}${frames.length === 0 && fallback.length === 0 ? ` (no JavaScript stack: ${noStackReason(record, description, ctx, use?.overBudget === true)})` : ''}`,
     ...(fallback.length > 0 ? ['           (no stack of its own; the frames below are where its server was started)'] : []),
     ...(later ? [`           (${later})`] : []),
     `  fix:     ${description.fix} ${whereToClose(record, scope)}`,
@@ -68,13 +69,16 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   return { error, kind: record.probe.kind, what: description.what, state, frames: shown }
 }
 
-function noStackReason(record: LeakRecord, description: Description, ctx: JudgeContext): string {
+function noStackReason(record: LeakRecord, description: Description, ctx: JudgeContext, useOverBudget: boolean): string {
+  const limit = ctx.ledger.stacksPerTest
+  const owner = record.owner.kind === 'file' ? 'the file' : `its ${record.owner.kind}`
+  if (useOverBudget) {
+    return `${owner} had already made ${limit} HTTP requests, and only that many keep their stack; run with VITEST_LEAKS_STACKS=all to see where this one was made`
+  }
   if (record.madeByNode) {
     return "Node's own code created it (fetch and other built-in clients set timers for their requests), and such timers keep no stack; run with VITEST_LEAKS_STACKS=all to see where this one was created"
   }
   if (!record.overBudget) return description.noStack ?? 'Node created it natively'
-  const limit = ctx.ledger.stacksPerTest
-  const owner = record.owner.kind === 'file' ? 'the file' : `its ${record.owner.kind}`
   return `${owner} had already made ${limit} timers, and only that many keep their creation stack; run with VITEST_LEAKS_STACKS=all to see where this one was created`
 }
 
