@@ -143,7 +143,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
     startChild(parent)
     const scope = createScope('test', testName(task), parent, 'test')
     // made for this test before it started: listeners on it (Vitest's own, for the abort) go away with it
-    if (signal) ledger.bornIn.set(signal, scope)
+    if (signal) ledger.bornIn.setAside(signal, scope)
     // a concurrent test owns only what its own async context creates (see Ledger.runIn)
     if (!task.concurrent) ledger.current = scope
     return scope

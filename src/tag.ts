@@ -3,11 +3,11 @@
  * object itself under a symbol that is not enumerable, so equality, snapshots and `inspect` never see it. A WeakMap
  * entry would do the same, but the garbage collector pays ~1 µs for each entry of a short-lived key (an HTTP round
  * trip makes four or five emitters and a request), and a property costs nothing once set. Objects that refuse a
- * property (frozen ones) are kept in a WeakMap.
+ * property (frozen ones), and those given with `setAside`, are kept in a WeakMap.
  */
 export class Tag<T> {
   readonly #key: symbol
-  #refused: WeakMap<object, T> | undefined
+  #aside: WeakMap<object, T> | undefined
 
   constructor(description: string) {
     this.#key = Symbol(`vitest-leaks: ${description}`)
@@ -17,8 +17,16 @@ export class Tag<T> {
     try {
       Object.defineProperty(target, this.#key, { value, writable: true, configurable: true, enumerable: false })
     } catch {
-      ;(this.#refused ??= new WeakMap()).set(target, value)
+      this.setAside(target, value)
     }
+  }
+
+  /**
+   * In the WeakMap: for objects whose properties are slow to add (an AbortSignal, ~0.8 µs against ~0.4 µs for a
+   * WeakMap entry). An object is tagged one way or the other, never both: the property is read first.
+   */
+  setAside(target: object, value: T): void {
+    ;(this.#aside ??= new WeakMap()).set(target, value)
   }
 
   get(target: object): T | undefined {
@@ -29,10 +37,15 @@ export class Tag<T> {
       // a Proxy whose get trap throws for keys it does not know
       value = undefined
     }
-    return value ?? this.#refused?.get(target)
+    return value ?? this.#aside?.get(target)
   }
 
   has(target: object): boolean {
     return this.get(target) !== undefined
+  }
+
+  /** Whether `setAside` tagged it: a WeakMap lookup, without the property read (which is slow on an AbortSignal). */
+  hasAside(target: object): boolean {
+    return this.#aside?.has(target) === true
   }
 }

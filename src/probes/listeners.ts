@@ -71,7 +71,7 @@ export const listenersProbe: Probe<Listener> = {
       // never constructed as an emitter (express mixes EventEmitter into its app function): first use is creation,
       // except for `process`, which is older than everything
       if (origin === undefined && target !== process) {
-        ledger.bornIn.set(target, current)
+        ledger.bornIn.setAside(target, current)
         return
       }
       // Node adds and removes listeners on pooled sockets and streams a dozen times per request: who added this one
@@ -120,7 +120,7 @@ export const listenersProbe: Probe<Listener> = {
     if (signalGetter) {
       const signal = function signal(this: AbortController) {
         const value = signalGetter.call(this) as AbortSignal
-        if (!ledger.bornIn.has(value)) ledger.bornIn.set(value, ledger.current)
+        if (!ledger.bornIn.hasAside(value)) ledger.bornIn.setAside(value, ledger.current)
         return value
       }
       Object.defineProperty(AbortController.prototype, 'signal', { get: signal, configurable: true, enumerable: true })
@@ -131,7 +131,7 @@ export const listenersProbe: Probe<Listener> = {
       patch(AbortSignal as unknown as Record<string, Function>, name, (original) =>
         function make(this: unknown, ...args: unknown[]) {
           const value = Reflect.apply(original, this, args) as object
-          ledger.bornIn.set(value, ledger.current)
+          ledger.bornIn.setAside(value, ledger.current)
           return value
         },
       )
