@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import type httpsModule from 'node:https'
 import type v8Module from 'node:v8'
+import type osModule from 'node:os'
 
 const require = createRequire(import.meta.url)
 
@@ -31,4 +32,9 @@ export function isMainThread(): boolean {
   if (pool === 'forks' || pool === 'vmForks') return true
   if (pool === 'threads' || pool === 'vmThreads') return false
   return (require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread
+}
+
+/** `node:os` (~0.4 ms in a test file's process): only describing a leaked socket reads from it. */
+export function os(): typeof osModule {
+  return require('node:os') as typeof osModule
 }

@@ -21,32 +21,42 @@ interface Judged {
 
 /**
  * What the scope still holds open once everything closing has had its chance. Costs a loop over the scope's
- * records and nothing else when all of them are closed: no turn is awaited, no timer is set.
+ * records and nothing else when all of them are closed: no turn is awaited, no timer is set, and the answer is
+ * given at once, not as a promise (a test's check is on the path of every test).
  */
-export async function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedOptions, timers: RealTimers): Promise<Leak[]> {
+export function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedOptions, timers: RealTimers): Leak[] | Promise<Leak[]> {
   ledger.lookBeforeCheck(scope)
   const ctx: JudgeContext = { scope, ledger }
   const pooled: LeakRecord[] = []
-  let alive = judge([...ledger.recordsOf(scope), ...ledger.pooled], ctx, pooled)
+  const alive = judge([...ledger.recordsOf(scope), ...ledger.pooled], ctx, pooled)
   scope.records.clear()
-  if (alive.length === 0) ledger.checked(scope)
-  else {
-    for (let turn = 0; turn < SETTLE_TURNS && alive.length > 0; turn++) {
-      await new Promise<void>((resolve) => timers.setImmediate(resolve))
-      alive = judge(alive.map((j) => j.record), ctx, pooled)
-    }
-    const deadline = Date.now() + options.settleTimeout
-    while (alive.some((j) => j.status === 'closing' || j.status === 'pending') && Date.now() < deadline) {
-      const wait = Math.min(SETTLE_POLL_MS, deadline - Date.now())
-      await new Promise<void>((resolve) => timers.setTimeout(resolve, wait))
-      alive = judge(alive.map((j) => j.record), ctx, pooled)
-    }
+  if (alive.length > 0) return settle(alive, ctx, pooled, options, timers)
+  ledger.checked(scope)
+  repool(pooled, ledger)
+  return []
+}
+
+/** Waits for what is closing (up to `settleTimeout`), then returns what is still open. */
+async function settle(alive: Judged[], ctx: JudgeContext, pooled: LeakRecord[], options: ResolvedOptions, timers: RealTimers): Promise<Leak[]> {
+  for (let turn = 0; turn < SETTLE_TURNS && alive.length > 0; turn++) {
+    await new Promise<void>((resolve) => timers.setImmediate(resolve))
+    alive = judge(alive.map((j) => j.record), ctx, pooled)
   }
-  // idle sockets parked in a shared pool go back to it; a later test that makes one busy and leaves it so is blamed
-  for (const record of pooled) ledger.pool(record)
+  const deadline = Date.now() + options.settleTimeout
+  while (alive.some((j) => j.status === 'closing' || j.status === 'pending') && Date.now() < deadline) {
+    const wait = Math.min(SETTLE_POLL_MS, deadline - Date.now())
+    await new Promise<void>((resolve) => timers.setTimeout(resolve, wait))
+    alive = judge(alive.map((j) => j.record), ctx, pooled)
+  }
+  repool(pooled, ctx.ledger)
   const leaked = alive.filter((j) => j.status !== 'pending').map((j) => j.record)
-  for (const record of leaked) ledger.forget(record)
+  for (const record of leaked) ctx.ledger.forget(record)
   return fold(leaked, ctx)
+}
+
+/** Idle sockets parked in a shared pool go back to it; a later test that makes one busy and leaves it so is blamed. */
+function repool(pooled: LeakRecord[], ledger: Ledger): void {
+  for (const record of pooled) ledger.pool(record)
 }
 
 function judge(records: LeakRecord[], ctx: JudgeContext, pooled: LeakRecord[]): Judged[] {

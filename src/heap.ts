@@ -1,9 +1,8 @@
 import { readFileSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { runInNewContext } from 'node:vm'
-import { v8 } from './builtins.js'
+import { os, v8 } from './builtins.js'
 
 /**
  * A full, synchronous garbage collection. `--expose-gc` set at run time applies to contexts created afterwards, so the
@@ -62,7 +61,7 @@ export class HeapTooLargeError extends Error {
  * Returns, per id, the collection (`null`: alive, but not kept by a collection). Ids whose target is gone are absent.
  */
 export function findCollectionRetainers(query: RetainerQuery): Map<string, CollectionRetainer | null> {
-  const file = join(tmpdir(), `vitest-leaks-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.heapsnapshot`)
+  const file = join(os().tmpdir(), `vitest-leaks-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.heapsnapshot`)
   let text: string
   try {
     v8().writeHeapSnapshot(file)

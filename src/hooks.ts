@@ -67,6 +67,7 @@ const hasAroundEach = typeof (vitest as Record<string, unknown>).aroundEach === 
 export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, getFn, setFn }: RunnerApi): void {
   const { ledger } = runtime
   const fileScope = createScope('file', currentFilePath() ?? 'file', undefined, 'collect')
+  const scopeFile = scopeFiles()
   const progress = new WeakMap<Scope, { remaining: Set<string> }>()
   /** Leaks of tests whose own failure Vitest would hide (see hidesFailure), to be thrown by their suite or file. */
   const deferred = new WeakMap<Scope, Error[]>()
@@ -141,16 +142,20 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
   const openTestScope = ({ task, signal }: HookContext): Scope => {
     const parent = ledger.current
     startChild(parent)
-    const scope = createScope('test', testName(task), parent, 'test')
+    const scope = createScope('test', () => testName(task), parent, 'test')
     // made for this test before it started: listeners on it (Vitest's own, for the abort) go away with it
     if (signal) ledger.bornIn.setAside(signal, scope)
     // a concurrent test owns only what its own async context creates (see Ledger.runIn)
     if (!task.concurrent) ledger.current = scope
     return scope
   }
-  const closeTestScope = async (task: TaskLike, scope: Scope): Promise<LeakError[]> => {
-    const errors = await checkScope(runtime, scope, task, scopeFile(task))
-    return guarded(() => {
+  /** A test's check: at once when nothing was left open (see checkScope), else a promise. */
+  const closeTestScope = (task: TaskLike, scope: Scope): LeakError[] | Promise<LeakError[]> => {
+    const checked = checkScope(runtime, scope, task, scopeFile(task))
+    return Array.isArray(checked) ? afterTestCheck(task, scope, checked) : checked.then((errors) => afterTestCheck(task, scope, errors))
+  }
+  const afterTestCheck = (task: TaskLike, scope: Scope, errors: LeakError[]): LeakError[] =>
+    guarded(() => {
       endChild(scope.parent, task)
       const why = hidesFailure(task)
       if (errors.length === 0 || !why || !scope.parent) return errors
@@ -160,7 +165,6 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
       deferred.set(owner, [...(deferred.get(owner) ?? []), ...errors.map((error) => withNote(error, note))])
       return []
     }, errors)
-  }
 
   if (hasAroundEach) {
     collector.on('aroundEach', async (runTest: () => Promise<void>, context: HookContext) => {
@@ -174,7 +178,8 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
         failed = true
         failure = error
       }
-      const errors = await closeTestScope(context.task, scope)
+      const closed = closeTestScope(context.task, scope)
+      const errors = Array.isArray(closed) ? closed : await closed
       if (failed) throw errors.length > 0 ? throwable([failure as Error, ...errors]) : failure
       if (errors.length > 0) throw throwable(errors)
     })
@@ -246,9 +251,17 @@ interface WorkerState {
   config?: { root?: string; sequence?: { hooks?: string } }
 }
 
-function scopeFile(task: TaskLike): ScopeFile {
-  const path = task.filepath ?? task.file?.filepath ?? currentFilePath() ?? ''
-  return { path, root: workerState()?.config?.root ?? process.cwd() }
+/** Where the leaks of a task are filed; the worker's state is read once per test file, not once per test. */
+function scopeFiles(): (task: TaskLike) => ScopeFile {
+  const fallback = currentFilePath() ?? ''
+  const root = workerState()?.config?.root ?? process.cwd()
+  const files = new Map<string, ScopeFile>()
+  return (task) => {
+    const path = task.filepath ?? task.file?.filepath ?? fallback
+    let file = files.get(path)
+    if (!file) files.set(path, (file = { path, root }))
+    return file
+  }
 }
 
 function workerState(): WorkerState | undefined {

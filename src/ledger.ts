@@ -108,8 +108,33 @@ const NOTE = 5
 // other callbacks: the next test looks for itself.
 const SIBLING_GAP_MS = 10
 
-export function createScope(kind: Scope['kind'], name: string, parent: Scope | undefined, phase: ScopePhase): Scope {
-  return { kind, name, parent, phase, records: new Set(), ignore: [], pruneAt: PRUNE_START, stacks: {}, noted: [], notedPruneAt: PRUNE_START * NOTE }
+/** `name` may be given as a function: it is read only to report a leak, and building it costs every test. */
+export function createScope(kind: Scope['kind'], name: string | (() => string), parent: Scope | undefined, phase: ScopePhase): Scope {
+  return new ScopeState(kind, name, parent, phase)
+}
+
+class ScopeState implements Scope {
+  records = new Set<LeakRecord>()
+  ignore: IgnoreRule[] = []
+  pruneAt = PRUNE_START
+  stacks: Scope['stacks'] = {}
+  noted: unknown[] = []
+  notedPruneAt = PRUNE_START * NOTE
+  #name: string | (() => string)
+
+  constructor(
+    readonly kind: Scope['kind'],
+    name: string | (() => string),
+    readonly parent: Scope | undefined,
+    public phase: ScopePhase,
+  ) {
+    this.#name = name
+  }
+
+  get name(): string {
+    if (typeof this.#name === 'function') this.#name = this.#name()
+    return this.#name
+  }
 }
 
 /**
@@ -281,6 +306,11 @@ export class Ledger {
 
   #stackOf(probe: Probe, skip: Function, scope: Scope): LazyCallSites | undefined {
     return probe.budgeted ? this.budgetedStack(probe.kind as StackFamily, skip, probe.stackFrames, scope) : new LazyCallSites(skip, probe.stackFrames)
+  }
+
+  /** Whether the running scope would still keep a creation stack for one more of `family`. */
+  hasStackBudget(family: StackFamily): boolean {
+    return (this.current.stacks[family] ?? 0) < this.stacksPerTest
   }
 
   /**

@@ -1,6 +1,6 @@
 import { syncBuiltinESMExports } from 'node:module'
 import timers from 'node:timers'
-import { closeLeaks, findLeaks } from './check.js'
+import { closeLeaks, findLeaks, type Leak } from './check.js'
 import { showInternalError } from './internal-error.js'
 import { Ledger, createScope, type Scope } from './ledger.js'
 import type { IgnoreRule, ResolvedOptions } from './options.js'
@@ -87,13 +87,31 @@ export function getRuntime(options: ResolvedOptions): Runtime {
 /**
  * Ends a scope: waits for what is closing, decides what each leftover does (fail, warn, ignored, baselined), files
  * them all in the task's meta for the reporter, closes them (option `cleanup`), and hands ownership back to the
- * parent scope. Returns the errors that fail the scope. An internal error is shown once and never fails a test.
+ * parent scope. Returns the errors that fail the scope: at once when nothing was left open (the path of nearly every
+ * test), or as a promise when something had to be waited for. An internal error is shown once and never fails a test.
  */
-export async function checkScope(runtime: Runtime, scope: Scope, task: ScopeTask, file: ScopeFile): Promise<LeakError[]> {
+export function checkScope(runtime: Runtime, scope: Scope, task: ScopeTask, file: ScopeFile): LeakError[] | Promise<LeakError[]> {
   const { ledger, options } = runtime
-  if (ledger.current === scope && scope.parent) ledger.current = scope.parent
   try {
-    const leaks = await findLeaks(scope, ledger, options, runtime.timers)
+    if (ledger.current === scope && scope.parent) ledger.current = scope.parent
+    const found = findLeaks(scope, ledger, options, runtime.timers)
+    if (Array.isArray(found)) return found.length === 0 ? [] : fileLeaks(runtime, scope, task, file, found)
+    return found.then(
+      (leaks) => fileLeaks(runtime, scope, task, file, leaks),
+      (error: unknown) => {
+        reportInternalError(runtime, error)
+        return []
+      },
+    )
+  } catch (error) {
+    reportInternalError(runtime, error)
+    return []
+  }
+}
+
+function fileLeaks(runtime: Runtime, scope: Scope, task: ScopeTask, file: ScopeFile, leaks: Leak[]): LeakError[] {
+  const { ledger, options } = runtime
+  try {
     if (leaks.length === 0) return []
     const rules = [...options.ignore, ...inheritedRules(scope)]
     const failing: LeakError[] = []

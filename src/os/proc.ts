@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs'
-import os from 'node:os'
+import { os } from '../builtins.js'
 
 /**
  * Linux's view of this process's descriptors and sockets, from /proc. Parsing is kept apart from reading so it can
@@ -99,7 +99,7 @@ export function fdOfSocketInode(inode: number): number | undefined {
 }
 
 /** Parses /proc/net/tcp, tcp6, udp or udp6 (the address width tells IPv4 from IPv6). */
-export function parseNetTable(text: string, endianness: 'LE' | 'BE' = os.endianness()): NetEntry[] {
+export function parseNetTable(text: string, endianness: 'LE' | 'BE' = os().endianness()): NetEntry[] {
   const entries: NetEntry[] = []
   for (const line of text.split('\n').slice(1)) {
     const fields = line.trim().split(/\s+/)

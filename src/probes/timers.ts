@@ -55,13 +55,18 @@ export const timersProbe: Probe<Timeout> = {
         [name](this: unknown, callback: unknown) {
           // eslint-disable-next-line prefer-rest-params -- the arguments pass through as they are, without an array
           const timer = (original as Function).apply(this, arguments) as Timeout
-          const sighting = typeof callback === 'function' ? callbacks.get(callback) : undefined
+          // past the test's budget no stack is taken anyway: nothing to tell apart
+          if (typeof callback !== 'function' || !ledger.hasStackBudget('timers')) {
+            ledger.note(timer, timersProbe, wrapped)
+            return timer
+          }
+          const sighting = callbacks.get(callback)
           if (sighting === Sighting.Node) {
             ledger.note(timer, timersProbe, wrapped, true)
             return timer
           }
           const stack = ledger.note(timer, timersProbe, wrapped)
-          if (sighting === undefined && typeof callback === 'function') sighted(callback, stack)
+          if (sighting === undefined) sighted(callback, stack)
           return timer
         },
       }[name] as TimerFn
