@@ -75,7 +75,8 @@ export const descriptorsProbe: Probe<Descriptor> = {
     const names = listFds()
     if (!names) return () => {}
     // the listing's own descriptor is closed by now: it has no identity, and is not stable
-    snapshot = { stable: new Set(names.filter((name) => fdIdentity(name) !== undefined)), known: new Map(), count: undefined }
+    const stable = new Set(names.filter((name) => fdIdentity(name) !== undefined))
+    snapshot = { stable, known: new Map(), count: stable.size }
     const unsubscribe = subscribe('worker_threads', ({ worker }: { worker: Worker }) => {
       liveWorkers.add(worker)
       worker.once('exit', () => {
