@@ -1,7 +1,7 @@
 import timers from 'node:timers'
 import { promisify } from 'node:util'
 import type { Ledger } from '../ledger.js'
-import { FREQUENT_LIMIT, type LazyCallSites } from '../stack.js'
+import { FREQUENT_LIMIT } from '../stack.js'
 import { mainRealm } from '../realm.js'
 import { pgPoolOf } from './holders.js'
 import type { Probe } from './probe.js'
@@ -34,21 +34,11 @@ export const timersProbe: Probe<Timeout> = {
      * Callback functions seen more than once (module-level ones: Node's `onParserTimeout`, a test's `tick`), with
      * who passes them: fetch sets a timer with the same function for every request, from Node's own code, and its
      * stack (~10 µs, out of a cold cache) would show nothing of the test's. The caller is read from the stack taken at
-     * the second sighting; from then on Node's get no stack (they are still tracked and judged). First sightings go
-     * to a small ring, not to the WeakMap: most callbacks are closures made for one timer, and a WeakMap entry each
-     * would cost the garbage collector more than the timer itself.
+     * the second sighting; from then on Node's get no stack (they are still tracked and judged). Only timers that
+     * would take a stack are looked at (the first `stacksPerTest` of each test): most callbacks are closures made
+     * for one timer, and a WeakMap entry for each of the test's 20 000 would cost more than the timers themselves.
      */
     const callbacks = new WeakMap<Function, Sighting>()
-    const recent: Array<Function | undefined> = new Array(RECENT).fill(undefined)
-    let next = 0
-    const sighted = (callback: Function, stack: LazyCallSites | undefined) => {
-      if (!recent.includes(callback)) {
-        recent[next] = callback
-        next = (next + 1) % RECENT
-      } else if (stack) {
-        callbacks.set(callback, isNodeFile(stack.sites?.[0]?.getFileName()) ? Sighting.Node : Sighting.Other)
-      }
-    }
     const wrap = (original: TimerFn, name: 'setTimeout' | 'setInterval'): TimerFn => {
       if ((original as any)[PATCHED]) return original
       const wrapped = {
@@ -66,7 +56,8 @@ export const timersProbe: Probe<Timeout> = {
             return timer
           }
           const stack = ledger.note(timer, timersProbe, wrapped)
-          if (sighting === undefined) sighted(callback, stack)
+          if (sighting === undefined) callbacks.set(callback, Sighting.Once)
+          else if (sighting === Sighting.Once && stack) callbacks.set(callback, isNodeFile(stack.sites?.[0]?.getFileName()) ? Sighting.Node : Sighting.Other)
           return timer
         },
       }[name] as TimerFn
@@ -138,10 +129,8 @@ export const timersProbe: Probe<Timeout> = {
   },
 }
 
-/** Who passed a callback function seen twice: Node's own code (its timers take no stack), or anyone else. */
-const Sighting = { Node: 1, Other: 2 } as const
-/** How many of the latest first-seen callbacks are remembered, to notice one seen again. */
-const RECENT = 16
+/** A callback function seen once; seen twice, passed by Node's own code (its timers take no stack), or by anyone else. */
+const Sighting = { Once: 1, Node: 2, Other: 3 } as const
 type Sighting = (typeof Sighting)[keyof typeof Sighting]
 
 function isNodeFile(file: string | null | undefined): boolean {
