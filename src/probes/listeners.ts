@@ -176,14 +176,15 @@ export const listenersProbe: Probe<Listener> = {
   },
 }
 
-// Closures shorter than this (`() => {}`) are too alike to be told apart by their text; longer ones are not looked at.
+// Functions shorter than SOURCE_MIN (`() => {}`) are too alike to be told apart by their text, and so are bound and
+// built-in ones (`function () { [native code] }`); those longer than SOURCE_MAX are not worth comparing.
 const SOURCE_MIN = 40
 const SOURCE_MAX = 4000
 
 /** A closure's identity across its instances: its class and event, and its source text (see `nodeSources`). */
 function sourceKey(target: object, type: string | symbol, fn: Function): string | undefined {
   const text = Function.prototype.toString.call(fn)
-  if (text.length < SOURCE_MIN || text.length > SOURCE_MAX) return undefined
+  if (text.length < SOURCE_MIN || text.length > SOURCE_MAX || text.endsWith('[native code] }')) return undefined
   return `${target.constructor?.name}\0${String(type)}\0${text}`
 }
 
