@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { showInternalError } from '../internal-error.js'
+import { once, replaceMethod, without } from './follow.js'
 
 /**
  * An EventEmitter is being constructed (Node's own included: every socket, request and stream). `skip` is the
@@ -33,15 +34,10 @@ export function followNewEmitters(listener: EmitterListener): () => void {
   const s = state()
   s.listeners = [...s.listeners, listener]
   s.unpatch ??= patchInit(s)
-  let done = false
-  return () => {
-    if (done) return
-    done = true
-    const index = s.listeners.indexOf(listener)
-    if (index !== -1) s.listeners = [...s.listeners.slice(0, index), ...s.listeners.slice(index + 1)]
-    // a wrapper someone put over the patch since keeps it in the chain: it stays, inert, and is reused
+  return once(() => {
+    s.listeners = without(s.listeners, listener)
     if (s.listeners.length === 0 && s.unpatch?.()) s.unpatch = undefined
-  }
+  })
 }
 
 function patchInit(s: FollowState): () => boolean {
@@ -61,11 +57,5 @@ function patchInit(s: FollowState): () => boolean {
     }
     return result
   }
-  Object.defineProperty(init, PATCHED, { value: original })
-  owner.init = init
-  return () => {
-    if (owner.init !== init) return false
-    owner.init = original
-    return true
-  }
+  return replaceMethod(owner, 'init', init, PATCHED)
 }

@@ -1,6 +1,7 @@
 import net from 'node:net'
 import { showInternalError } from '../internal-error.js'
 import { subscribe } from './channel.js'
+import { once, replaceMethod, without } from './follow.js'
 
 /**
  * A client socket is about to connect. `args` are those given to `connect()`; `skip` is the patched `connect` itself,
@@ -89,25 +90,5 @@ function patchConnect(s: FollowState): () => boolean {
     }
     return Reflect.apply(original, this, args)
   }
-  Object.defineProperty(connect, PATCHED, { value: original })
-  proto.connect = connect
-  return () => {
-    if (proto.connect !== connect) return false
-    proto.connect = original
-    return true
-  }
-}
-
-function without<T>(list: T[], item: T): T[] {
-  const index = list.indexOf(item)
-  return index === -1 ? list : [...list.slice(0, index), ...list.slice(index + 1)]
-}
-
-function once(fn: () => void): () => void {
-  let done = false
-  return () => {
-    if (done) return
-    done = true
-    fn()
-  }
+  return replaceMethod(proto, 'connect', connect, PATCHED)
 }
