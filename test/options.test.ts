@@ -105,6 +105,12 @@ describe('stacksPerTest: timers and requests past the budget still fail their te
   })
 })
 
+test('the check may wait for closing resources longer than the hookTimeout: the plugin\'s own hook is not timed', async () => {
+  const run = await runVitest('options', { args: ['--config', 'slow-close.config.ts'] })
+  expect(states(run), run.output).toEqual({ 'a connection the server closes 400 ms after the test ended it': 'passed' })
+  expect(run.output).not.toMatch(/timed out/i)
+})
+
 test("an error in the plugin's own diagnostics_channel subscriber is shown once and never reaches the process", async () => {
   const run = await runVitest('options', { args: ['--config', 'internal-channel.config.ts'] })
   expect(states(run), run.output).toEqual({ 'an unreadable connection is announced': 'passed', 'and another one': 'passed' })
