@@ -1,5 +1,5 @@
 import { EventEmitter, getEventListeners } from 'node:events'
-import type { Ledger, Scope } from '../ledger.js'
+import type { Ledger } from '../ledger.js'
 import { captureCallSites, FREQUENT_LIMIT, isOwn, isVitestFile, type CallSites } from '../stack.js'
 import { followNewEmitters } from './emitter-follow.js'
 import { pgListenerParkedIn } from './holders.js'
