@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import type httpsModule from 'node:https'
 import type v8Module from 'node:v8'
 import type osModule from 'node:os'
+import { workerState } from './worker-state.js'
 
 const require = createRequire(import.meta.url)
 
@@ -28,7 +29,7 @@ export function v8(): typeof v8Module {
  * worker threads. Asked of Node for any other pool.
  */
 export function isMainThread(): boolean {
-  const pool = (globalThis as { __vitest_worker__?: { config?: { pool?: unknown } } }).__vitest_worker__?.config?.pool
+  const pool = workerState()?.config?.pool
   if (pool === 'forks' || pool === 'vmForks') return true
   if (pool === 'threads' || pool === 'vmThreads') return false
   return (require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread

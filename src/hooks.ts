@@ -2,6 +2,7 @@ import * as vitest from 'vitest'
 import { createScope, type Scope } from './ledger.js'
 import { checkScope, reportInternalError, type Runtime, type ScopeFile } from './runtime.js'
 import type { LeakError } from './report/leak-error.js'
+import { workerState } from './worker-state.js'
 
 // The runner's task objects, as much of them as the plugin reads (the type names differ between Vitest 3, 4 and 5).
 interface TaskLike {
@@ -256,26 +257,11 @@ function testName(task: TaskLike): string {
   return task.suite && !task.suite.filepath ? `${suiteName(task.suite)} > ${task.name}` : task.name
 }
 
-interface WorkerState {
-  filepath?: string
-  config?: { root?: string; sequence?: { hooks?: string } }
-}
-
 /** Where the leaks of a task are filed; the worker's state is read once per test file, not once per test. */
 function scopeFiles(): (task: TaskLike) => ScopeFile {
   const fallback = currentFilePath() ?? ''
   const root = workerState()?.config?.root ?? process.cwd()
-  const files = new Map<string, ScopeFile>()
-  return (task) => {
-    const path = task.filepath ?? task.file?.filepath ?? fallback
-    let file = files.get(path)
-    if (!file) files.set(path, (file = { path, root }))
-    return file
-  }
-}
-
-function workerState(): WorkerState | undefined {
-  return (globalThis as { __vitest_worker__?: WorkerState }).__vitest_worker__
+  return (task) => ({ path: task.filepath ?? task.file?.filepath ?? fallback, root })
 }
 
 function hookOrder(): 'stack' | 'list' | 'parallel' {

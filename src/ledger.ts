@@ -309,8 +309,8 @@ export class Ledger {
   }
 
   /** Whether the running scope would still keep a creation stack for one more of `family`. */
-  hasStackBudget(family: StackFamily): boolean {
-    return (this.current.stacks[family] ?? 0) < this.stacksPerTest
+  hasStackBudget(family: StackFamily, scope: Scope = this.current): boolean {
+    return (scope.stacks[family] ?? 0) < this.stacksPerTest
   }
 
   /**
@@ -319,9 +319,8 @@ export class Ledger {
    * between network round trips, more than the call itself.
    */
   budgetedStack(family: StackFamily, skip: Function, frames: number | undefined, scope: Scope = this.current): LazyCallSites | undefined {
-    const taken = scope.stacks[family] ?? 0
-    if (taken >= this.stacksPerTest) return undefined
-    scope.stacks[family] = taken + 1
+    if (!this.hasStackBudget(family, scope)) return undefined
+    scope.stacks[family] = (scope.stacks[family] ?? 0) + 1
     return new LazyCallSites(skip, frames)
   }
 
@@ -354,13 +353,18 @@ function encloses(outer: Scope, inner: Scope): boolean {
   return false
 }
 
+/** Closed, or holding nothing open any more (an unref'd timer): never to be reported, so not worth keeping. */
+function isGone(probe: Probe, resource: object): boolean {
+  const { status } = probe.state(resource, undefined)
+  return status === 'closed' || status === 'excused'
+}
+
 /** Drops the closed entries of `scope.noted`, in place. */
 function pruneNoted(scope: Scope): void {
   const noted = scope.noted
   let kept = 0
   for (let i = 0; i < noted.length; i += NOTE) {
-    const { status } = (noted[i + 1] as Probe).state(noted[i] as object, undefined)
-    if (status === 'closed' || status === 'excused') continue
+    if (isGone(noted[i + 1] as Probe, noted[i] as object)) continue
     if (kept !== i) for (let j = 0; j < NOTE; j++) noted[kept + j] = noted[i + j]
     kept += NOTE
   }
@@ -369,8 +373,7 @@ function pruneNoted(scope: Scope): void {
 
 function prune(scope: Scope): void {
   for (const record of scope.records) {
-    const { status } = record.probe.state(record.resource, undefined)
-    if (status === 'closed' || status === 'excused') scope.records.delete(record)
+    if (isGone(record.probe, record.resource)) scope.records.delete(record)
   }
   scope.pruneAt = Math.max(PRUNE_START, scope.records.size * 2)
 }

@@ -9,6 +9,7 @@ import { expect } from 'vitest'
 import { registerMatchers } from './matchers.js'
 import { DEFAULT_OPTIONS } from './options.js'
 import { getRuntime } from './runtime.js'
+import { workerState } from './worker-state.js'
 
 export { toHaveNoOpenSockets } from './matchers.js'
 
@@ -19,7 +20,7 @@ registerMatchers(expect)
 if (!pluginSetupConfigured()) getRuntime({ ...DEFAULT_OPTIONS, kinds: ['sockets'] })
 
 function pluginSetupConfigured(): boolean {
-  const state = (globalThis as { __vitest_worker__?: { config?: { setupFiles?: string[] } } }).__vitest_worker__
+  const state = workerState()
   const setupFile = realpath(fileURLToPath(new URL('./setup.js', import.meta.url)))
   return (state?.config?.setupFiles ?? []).some((file) => realpath(file) === setupFile)
 }

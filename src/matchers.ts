@@ -10,6 +10,7 @@ import { drawCodeFrame, positionOf } from './code-frame.js'
 import type { Ledger } from './ledger.js'
 import { plural } from './probes/net-describe.js'
 import { serverNoun } from './probes/servers.js'
+import { workerState } from './worker-state.js'
 import { connectionInfo, openConnectionsOf, trackConnections, type ConnectionInfo } from './probes/sockets.js'
 import { formatCallSites } from './stack.js'
 
@@ -296,6 +297,5 @@ function currentLedger(): Ledger | undefined {
 }
 
 function projectRoot(): string {
-  const state = (globalThis as { __vitest_worker__?: { config?: { root?: string } } }).__vitest_worker__
-  return state?.config?.root ?? process.cwd()
+  return workerState()?.config?.root ?? process.cwd()
 }

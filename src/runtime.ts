@@ -95,7 +95,7 @@ export function checkScope(runtime: Runtime, scope: Scope, task: ScopeTask, file
   try {
     if (ledger.current === scope && scope.parent) ledger.current = scope.parent
     const found = findLeaks(scope, ledger, options, runtime.timers)
-    if (Array.isArray(found)) return found.length === 0 ? [] : fileLeaks(runtime, scope, task, file, found)
+    if (Array.isArray(found)) return fileLeaks(runtime, scope, task, file, found)
     return found.then(
       (leaks) => fileLeaks(runtime, scope, task, file, leaks),
       (error: unknown) => {

@@ -40,10 +40,6 @@ export class Tag<T> {
     return value ?? this.#aside?.get(target)
   }
 
-  has(target: object): boolean {
-    return this.get(target) !== undefined
-  }
-
   /** Whether `setAside` tagged it: a WeakMap lookup, without the property read (which is slow on an AbortSignal). */
   hasAside(target: object): boolean {
     return this.#aside?.has(target) === true
