@@ -1,12 +1,20 @@
-import { defineConfig } from 'tsup'
+import { defineConfig, type Options } from 'tsup'
 
-export default defineConfig({
-  entry: { index: 'src/index.ts', setup: 'src/setup.ts', matchers: 'src/matchers-entry.ts' },
-  format: ['esm'],
-  dts: true,
-  clean: true,
+const shared: Options = {
   target: 'node20',
   sourcemap: false,
-  // vitest and its runner are the user's copy, never bundled
-  external: ['vitest', 'vitest/suite', 'vitest/node', 'vite'],
-})
+  // vitest and its runner are the user's copy, never bundled; nor is the worker's code in the entries that load it
+  external: ['vitest', 'vitest/suite', 'vitest/node', 'vite', './worker.js'],
+  // several builds write into dist/: `npm run build` empties it first
+  clean: false,
+}
+
+export default defineConfig([
+  // the plugin, in the main process (and `ignoreLeaks`, `LeakError` in test files)
+  { ...shared, entry: { index: 'src/index.ts' }, format: ['esm'], dts: true },
+  // the entries a test file loads: small, they load the worker's code (load-worker.ts)
+  { ...shared, entry: { setup: 'src/setup.ts', matchers: 'src/matchers-entry.ts' }, format: ['esm'], dts: true },
+  // the worker's code, whole in one file, as an ES module and as a script with a code cache; `import.meta.url` of the
+  // script is its own file's
+  { ...shared, entry: { worker: 'src/worker.ts' }, format: ['esm', 'cjs'], splitting: false, shims: true, dts: false },
+])

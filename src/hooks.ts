@@ -1,7 +1,7 @@
-import * as vitest from 'vitest'
 import { createScope, type Scope } from './ledger.js'
 import { checkScope, reportInternalError, type Runtime, type ScopeFile } from './runtime.js'
 import type { LeakError } from './report/leak-error.js'
+import { vitestApi } from './vitest-api.js'
 import { workerState } from './worker-state.js'
 
 // The runner's task objects, as much of them as the plugin reads (the type names differ between Vitest 3, 4 and 5).
@@ -41,7 +41,7 @@ export interface RunnerApi {
 
 /** Vitest 4.1+ has them as static methods of `TestRunner` (and deprecates `vitest/suite`); 3.2 and 4.0 only there. */
 export async function loadRunnerApi(): Promise<RunnerApi> {
-  const runner = (vitest as unknown as { TestRunner?: Record<string, Function | undefined> }).TestRunner
+  const runner = (vitestApi().module as unknown as { TestRunner?: Record<string, Function | undefined> }).TestRunner
   if (runner?.getCurrentSuite && runner.getSuiteHooks && runner.getTestFn && runner.setTestFn) {
     return {
       getCurrentSuite: runner.getCurrentSuite.bind(runner) as RunnerApi['getCurrentSuite'],
@@ -50,15 +50,14 @@ export async function loadRunnerApi(): Promise<RunnerApi> {
       setFn: runner.setTestFn.bind(runner) as RunnerApi['setFn'],
     }
   }
-  // Not a literal: Vitest 5 transforms the setup file with Vite, whose import analysis resolves every literal
-  // `import('…')`, even one never reached, and fails the test file because Vitest 5 has no `vitest/suite` export.
-  const specifier = 'vitest/suite'
-  const suite = (await import(/* @vite-ignore */ specifier)) as unknown as RunnerApi
+  const suite = (await vitestApi().importSuite()) as RunnerApi
   return { getCurrentSuite: suite.getCurrentSuite, getHooks: suite.getHooks, getFn: suite.getFn, setFn: suite.setFn }
 }
 
 /** Vitest >= 4.1: the "after" half of the outermost aroundEach runs after every cleanup of the test. */
-const hasAroundEach = typeof (vitest as Record<string, unknown>).aroundEach === 'function'
+function hasAroundEach(): boolean {
+  return typeof (vitestApi().module as Record<string, unknown>).aroundEach === 'function'
+}
 
 /**
  * Wires the ownership scopes into Vitest for one test file. Hooks are added straight to the runner's hook lists
@@ -167,7 +166,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
       return []
     }, errors)
 
-  if (hasAroundEach) {
+  if (hasAroundEach()) {
     collector.on('aroundEach', withoutTimeout(async (runTest: () => Promise<void>, context: HookContext) => {
       const scope = guarded(() => openTestScope(context), undefined)
       if (!scope) return runTest()
@@ -240,7 +239,7 @@ function withNote(error: Error, note: string): Error {
 /** Several errors for one task: 4.1+ unwraps an AggregateError into separate errors; 3.2 and 4.0 take an array. */
 function throwable(errors: Error[]): unknown {
   if (errors.length === 1) return errors[0]
-  return hasAroundEach ? new AggregateError(errors, `${errors.length} leaks`) : errors
+  return hasAroundEach() ? new AggregateError(errors, `${errors.length} leaks`) : errors
 }
 
 function runnableChildren(suite: TaskLike): string[] {

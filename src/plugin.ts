@@ -19,6 +19,8 @@ interface TestConfigLike {
   provide?: Record<string, unknown>
   browser?: { enabled?: boolean }
   pool?: string
+  /** `false` turns Vitest's caches off: the plugin's code cache too. */
+  cache?: unknown
 }
 
 interface ProjectLike {
@@ -31,7 +33,7 @@ interface ProjectLike {
 
 export interface LeaksPlugin {
   name: 'vitest-leaks'
-  config: (config: { test?: TestConfigLike; root?: string }) => void
+  config: (config: { test?: TestConfigLike; root?: string; cacheDir?: string }) => void
   configureVitest: (context: { project: ProjectLike; vitest: VitestLike }) => void
 }
 
@@ -50,7 +52,14 @@ interface VitestLike {
 export function leaks(options?: LeaksOptions): LeaksPlugin {
   const resolved = resolveOptions(options)
   let provided: ProvidedConfig | undefined
-  const provide = (root: string): ProvidedConfig => (provided ??= { options: resolved, baseline: loadBaseline(resolved, root) })
+  /** Vite's cache folder, as the config says (relative to the root); undefined when Vitest's cache is off. */
+  let cacheDir: string | undefined = 'node_modules/.vite'
+  const provide = (root: string): ProvidedConfig =>
+    (provided ??= {
+      options: resolved,
+      baseline: loadBaseline(resolved, root),
+      codeCacheDir: cacheDir === undefined ? undefined : resolve(root, cacheDir, 'vitest-leaks'),
+    })
   const configured = new WeakSet<object>()
   const configureProject = (project: ProjectLike, vitest: VitestLike) => {
     if (configured.has(project)) return
@@ -72,6 +81,7 @@ export function leaks(options?: LeaksOptions): LeaksPlugin {
     config(config) {
       if (resolved.mode === 'off') return
       assertSupportedVitest(config.root)
+      cacheDir = config.test?.cache === false ? undefined : (config.cacheDir ?? cacheDir)
       config.test ??= {}
       addSetupFile(config.test, provide(resolve(config.root ?? process.cwd())))
     },

@@ -11,4 +11,6 @@ export const META_KEY = 'vitestLeaks'
 export interface ProvidedConfig {
   options: ResolvedOptions
   baseline: Baseline | undefined
+  /** Where workers keep V8's code cache of the plugin's worker code (see load-worker.ts); none: no cache. */
+  codeCacheDir?: string
 }

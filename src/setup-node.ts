@@ -2,15 +2,17 @@
  * The Node side of the per-worker entry (setup.ts loads it once Node's process APIs are known to be there): installs
  * the probes once per worker and wires the per-test, per-suite and per-file checks into this test file.
  */
-import { expect, inject } from 'vitest'
 import { loadRunnerApi, registerHooks } from './hooks.js'
 import { registerMatchers } from './matchers.js'
 import { resolveOptions } from './options.js'
 import { baselineCounts } from './policy.js'
 import { PROVIDE_KEY, type ProvidedConfig } from './provide.js'
 import { getRuntime, reportInternalError } from './runtime.js'
+import { useVitest, type VitestApi } from './vitest-api.js'
 
-export async function setUpWorker(): Promise<void> {
+export async function setUpWorker(api: VitestApi): Promise<void> {
+  useVitest(api)
+  const { expect, inject } = api.module
   const readConfig = (): ProvidedConfig => {
     let provided: ProvidedConfig | undefined
     try {

@@ -3,8 +3,8 @@
  * probes once per worker and wires the per-test, per-suite and per-file checks into this test file.
  *
  * Nothing is imported statically: in browser mode the plugin (which imports Node's built-in modules) must not even
- * load, so it is imported once Node's process APIs are known to be there, in one dynamic import (several at once
- * race in Vitest 3.2's vm pools: "request for './chunk-….js' is not in cache").
+ * load, so it is imported once Node's process APIs are known to be there, one dynamic import at a time (several at
+ * once race in Vitest 3.2's vm pools: "request for './chunk-….js' is not in cache").
  */
 
 /** Browser mode, or any environment without Node's process APIs: nothing to check, said once (per browser page). */
@@ -32,6 +32,8 @@ function hasNodeResources(): boolean {
 }
 
 if (hasNodeResources()) {
-  const { setUpWorker } = await import('./setup-node.js')
-  await setUpWorker()
+  const { loadWorker } = await import('./load-worker.js')
+  const { worker, api, saveCodeCache } = await loadWorker()
+  await worker.setUpWorker(api)
+  saveCodeCache()
 }

@@ -10,7 +10,16 @@ import { isTracing, traceToUserCode } from '../trace.js'
 // to the reporter in task meta instead.
 export class LeakError extends Error {
   override name = 'LeakError'
+
+  // The plugin's entry (`import { LeakError } from 'vitest-leaks'`) and the worker's code are two builds, each with
+  // this class: `instanceof` answers for both, by a mark on their prototypes.
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[LEAK_ERROR] === true
+  }
 }
+
+const LEAK_ERROR = Symbol.for('vitest-leaks.leak-error')
+Object.defineProperty(LeakError.prototype, LEAK_ERROR, { value: true })
 
 /** A leak put into words: the error to throw, and what the summary and the report file need. */
 export interface DescribedLeak {

@@ -1,0 +1,159 @@
+/**
+ * Loads the worker's code (worker.ts) into a test file's process, once per worker.
+ *
+ * In the forks and threads pools every test file gets a fresh process or thread, which compiles the plugin's ~150 KB
+ * again: ~7 ms as ES modules, most of the plugin's start-up cost per test file. So the worker's code is also built as
+ * a script (dist/worker.cjs), compiled here with V8's code cache kept in Vite's cache folder
+ * (`node_modules/.vite/vitest-leaks/`, the plugin passes the folder in): a test file then starts ~5 ms sooner, and the
+ * functions it needs are compiled already. The cache is V8's own bytecode of this exact file: V8 refuses one made by
+ * another V8, with other flags or for other source, and a refused, missing, unreadable or unwritable cache only means
+ * compiling as usual (and writing a new one). In the vm pools a test file runs in a context of its own, where a script
+ * compiled here would see the wrong globals: there the ES module build is imported, as any module is.
+ */
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import vm from 'node:vm'
+import * as vitest from 'vitest'
+import { PROVIDE_KEY, type ProvidedConfig } from './provide.js'
+import type { VitestApi } from './vitest-api.js'
+import type * as WorkerModule from './worker.js'
+
+export type Worker = typeof WorkerModule
+
+/** The worker's code and how to hand Vitest to it; `saveCodeCache` once the test file is set up (see below). */
+export interface LoadedWorker {
+  worker: Worker
+  api: VitestApi
+  saveCodeCache: () => void
+}
+
+// One load per process (each worker thread has its own `process`); the vm pools import, and Node or Vitest keep one
+// instance per context.
+const LOADED = Symbol.for('vitest-leaks.worker')
+
+interface Compiled {
+  worker: Worker
+  /** Set while a code cache should be written: the script, and where. */
+  pending?: { script: vm.Script; workerFile: string; cacheFile: string }
+}
+
+export async function loadWorker(): Promise<LoadedWorker> {
+  const api: VitestApi = {
+    module: vitest,
+    // Not a literal: Vitest 5 transforms the setup file with Vite, whose import analysis resolves every literal
+    // `import('…')`, even one never reached, and fails the test file because Vitest 5 has no `vitest/suite` export.
+    importSuite: () => import(/* @vite-ignore */ SUITE),
+  }
+  if (!inMainContext()) {
+    const worker = (await import('./worker.js')) as Worker
+    return { worker, api, saveCodeCache: () => {} }
+  }
+  const host = process as unknown as Record<symbol, Compiled | undefined>
+  const compiled = (host[LOADED] ??= compile(codeCacheDir()))
+  return {
+    worker: compiled.worker,
+    api,
+    saveCodeCache: () => {
+      const pending = compiled.pending
+      compiled.pending = undefined
+      if (pending) writeCodeCache(pending.script, pending.workerFile, pending.cacheFile)
+    },
+  }
+}
+
+const SUITE = 'vitest/suite'
+
+/** Whether this module runs in the worker's own context (not in a vm pool's context of a test file). */
+function inMainContext(): boolean {
+  try {
+    return vm.runInThisContext('globalThis') === globalThis
+  } catch {
+    return false
+  }
+}
+
+/** Where the plugin said to keep the code cache; none without the plugin (`setupFiles: ['vitest-leaks/setup']`). */
+function codeCacheDir(): string | undefined {
+  try {
+    const provided = (vitest.inject as (key: string) => ProvidedConfig | undefined)(PROVIDE_KEY)
+    return provided?.codeCacheDir
+  } catch {
+    return undefined
+  }
+}
+
+function compile(cacheDir: string | undefined): Compiled {
+  const file = fileURLToPath(new URL('./worker.cjs', import.meta.url))
+  const source = readFileSync(file, 'utf8')
+  const cacheFile = cacheDir === undefined ? undefined : cacheFileFor(file, cacheDir)
+  const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile)
+  // the module wrapper of Node's CommonJS loader, on one line so that line numbers stay those of the file
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: file,
+    cachedData,
+  })
+  const module = { exports: {} as Worker }
+  const run = script.runInThisContext() as (...args: unknown[]) => void
+  run.call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
+  const fresh = cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected === true)
+  return { worker: module.exports, pending: fresh ? { script, workerFile: file, cacheFile } : undefined }
+}
+
+/**
+ * One file per build of the worker (its size and time), and per Node and flags, so that runs which differ in them do
+ * not keep replacing each other's cache (V8 would refuse the other's).
+ */
+function cacheFileFor(file: string, cacheDir: string): string | undefined {
+  try {
+    const flags = hash(`${process.execArgv.join(' ')}\0${process.env.NODE_OPTIONS ?? ''}`)
+    return join(cacheDir, `${buildPrefix(file)}${process.version}-${process.arch}-${flags}.bin`)
+  } catch {
+    return undefined
+  }
+}
+
+function buildPrefix(file: string): string {
+  const { size, mtimeMs } = statSync(file)
+  return `worker-${size}-${Math.trunc(mtimeMs)}-`
+}
+
+function readCache(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Written once the test file is set up, so the cache has the functions compiled by then too. Through a file of its
+ * own and a rename, so that a worker never reads a half-written cache; the caches of other builds of the worker go.
+ */
+function writeCodeCache(script: vm.Script, workerFile: string, file: string): void {
+  try {
+    const data = script.createCachedData()
+    const dir = dirname(file)
+    mkdirSync(dir, { recursive: true })
+    const partial = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+    writeFileSync(partial, data)
+    renameSync(partial, file)
+    const current = buildPrefix(workerFile)
+    for (const name of readdirSync(dir)) {
+      if (name.startsWith('worker-') && !name.startsWith(current)) rmSync(join(dir, name), { force: true })
+    }
+  } catch {
+    // a read-only or full disk: the next test file compiles as this one did
+  }
+}
+
+/** FNV-1a, as 8 hex digits: a short name for a string. */
+function hash(text: string): string {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return (h >>> 0).toString(16).padStart(8, '0')
+}
