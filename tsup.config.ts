@@ -3,8 +3,9 @@ import { defineConfig, type Options } from 'tsup'
 const shared: Options = {
   target: 'node20',
   sourcemap: false,
-  // vitest and its runner are the user's copy, never bundled; nor is the worker's code in the entries that load it
-  external: ['vitest', 'vitest/suite', 'vitest/node', 'vite', './worker.js'],
+  // vitest and its runner are the user's copy, never bundled; nor are the loader and the worker's code in the entries
+  // that load them
+  external: ['vitest', 'vitest/suite', 'vitest/node', 'vite', './worker.js', './load-worker.js'],
   // several builds write into dist/: `npm run build` empties it first
   clean: false,
 }
@@ -12,8 +13,10 @@ const shared: Options = {
 export default defineConfig([
   // the plugin, in the main process (and `ignoreLeaks`, `LeakError` in test files)
   { ...shared, entry: { index: 'src/index.ts' }, format: ['esm'], dts: true },
-  // the entries a test file loads: small, they load the worker's code (load-worker.ts)
+  // the entries a test file loads: small, they load the worker's code with load-worker.ts, a file of its own (shared,
+  // it would be a chunk behind a file that only re-exports it: one more module to load for every test file)
   { ...shared, entry: { setup: 'src/setup.ts', matchers: 'src/matchers-entry.ts' }, format: ['esm'], dts: true },
+  { ...shared, entry: { 'load-worker': 'src/load-worker.ts' }, format: ['esm'], dts: false },
   // the worker's code, whole in one file, as an ES module and as a script with a code cache; `import.meta.url` of the
   // script is its own file's
   { ...shared, entry: { worker: 'src/worker.ts' }, format: ['esm', 'cjs'], splitting: false, shims: true, dts: false },
