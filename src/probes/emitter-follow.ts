@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { showInternalError } from '../internal-error.js'
-import { once, replaceMethod, without } from './follow.js'
+import { follow, followers, replaceMethod, type Followers } from './follow.js'
 
 /**
  * An EventEmitter is being constructed (Node's own included: every socket, request and stream). `skip` is the
@@ -8,21 +8,15 @@ import { once, replaceMethod, without } from './follow.js'
  */
 export type EmitterListener = (emitter: object, skip: Function) => void
 
-interface FollowState {
-  /** Copied on every change, so that a listener leaving during a call changes nothing under the loop. */
-  listeners: EmitterListener[]
-  /** Set while `EventEmitter.init` is patched; returns false when the patch could not come off. */
-  unpatch: (() => boolean) | undefined
-}
-
 // On `process`, like the runtime: one patch per worker, however often the module is evaluated and whichever probes
 // follow emitters (`listeners` stamps when each was made; `sockets` notices connection pools among them).
 const STATE = Symbol.for('vitest-leaks.emitter-follow')
 const PATCHED = Symbol.for('vitest-leaks.emitter-follow.original')
 
-function state(): FollowState {
-  const host = process as unknown as Record<symbol, FollowState | undefined>
-  return (host[STATE] ??= { listeners: [], unpatch: undefined })
+/** Everything that follows new emitters, behind the one patch of `EventEmitter.init`. */
+function state(): Followers<EmitterListener> {
+  const host = process as unknown as Record<symbol, Followers<EmitterListener> | undefined>
+  return (host[STATE] ??= followers())
 }
 
 /**
@@ -32,15 +26,10 @@ function state(): FollowState {
  */
 export function followNewEmitters(listener: EmitterListener): () => void {
   const s = state()
-  s.listeners = [...s.listeners, listener]
-  s.unpatch ??= patchInit(s)
-  return once(() => {
-    s.listeners = without(s.listeners, listener)
-    if (s.listeners.length === 0 && s.unpatch?.()) s.unpatch = undefined
-  })
+  return follow(s, listener, () => patchInit(s))
 }
 
-function patchInit(s: FollowState): () => boolean {
+function patchInit(s: Followers<EmitterListener>): () => boolean {
   const owner = EventEmitter as unknown as { init: Function }
   const original = owner.init
   const init = function init(this: object) {

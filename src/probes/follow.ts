@@ -20,14 +20,40 @@ export function replaceMethod(owner: object, name: string, replacement: Function
   }
 }
 
+/** The listeners of one kind of event, behind one patch (or subscription) for all of them. */
+export interface Followers<L> {
+  /** Copied on every change, so that a listener leaving during a call changes nothing under the loop. */
+  listeners: L[]
+  /** Set while the patch is on; returns false when it could not come off. */
+  unpatch: (() => boolean) | undefined
+}
+
+export function followers<L>(): Followers<L> {
+  return { listeners: [], unpatch: undefined }
+}
+
+/**
+ * Adds `listener`, putting the patch on (`patch()`, which returns its undo) if it is not. Returns the undo: the patch
+ * comes off when the last listener leaves, unless a wrapper someone put over it since keeps it in the chain; then it
+ * stays, inert, and is reused.
+ */
+export function follow<L>(f: Followers<L>, listener: L, patch: () => () => boolean): () => void {
+  f.listeners = [...f.listeners, listener]
+  f.unpatch ??= patch()
+  return once(() => {
+    f.listeners = without(f.listeners, listener)
+    if (f.listeners.length === 0 && f.unpatch?.()) f.unpatch = undefined
+  })
+}
+
 /** The list without `item` (a new array, so that a loop over the old one is not disturbed). */
-export function without<T>(list: T[], item: T): T[] {
+function without<T>(list: T[], item: T): T[] {
   const index = list.indexOf(item)
   return index === -1 ? list : [...list.slice(0, index), ...list.slice(index + 1)]
 }
 
 /** `fn`, callable once: later calls do nothing. */
-export function once(fn: () => void): () => void {
+function once(fn: () => void): () => void {
   let done = false
   return () => {
     if (done) return

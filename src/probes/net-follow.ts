@@ -1,7 +1,7 @@
 import net from 'node:net'
 import { showInternalError } from '../internal-error.js'
 import { subscribe } from './channel.js'
-import { once, replaceMethod, without } from './follow.js'
+import { follow, followers, replaceMethod, type Followers } from './follow.js'
 
 /**
  * A client socket is about to connect. `args` are those given to `connect()`; `skip` is the patched `connect` itself,
@@ -14,12 +14,10 @@ export type ClientSocketListener = (socket: net.Socket, args: unknown[], skip: F
 export type AcceptedSocketListener = (socket: net.Socket, skip: Function) => void
 
 interface FollowState {
-  /** Copied on every change, so that a listener leaving during a call changes nothing under the loop. */
-  clients: ClientSocketListener[]
-  accepted: AcceptedSocketListener[]
-  /** Set while `Socket.prototype.connect` is patched; returns false when the patch could not come off. */
-  unpatch: (() => boolean) | undefined
-  unsubscribe: (() => void) | undefined
+  /** Behind the one patch of `Socket.prototype.connect`. */
+  clients: Followers<ClientSocketListener>
+  /** Behind the one subscription to the `net.server.socket` channel. */
+  accepted: Followers<AcceptedSocketListener>
 }
 
 // On `process`, like the runtime: one patch per worker, however often the module is evaluated and whichever probes
@@ -29,7 +27,7 @@ const PATCHED = Symbol.for('vitest-leaks.net-follow.original')
 
 function state(): FollowState {
   const host = process as unknown as Record<symbol, FollowState | undefined>
-  return (host[STATE] ??= { clients: [], accepted: [], unpatch: undefined, unsubscribe: undefined })
+  return (host[STATE] ??= { clients: followers(), accepted: followers() })
 }
 
 /**
@@ -38,14 +36,8 @@ function state(): FollowState {
  * Returns the undo.
  */
 export function followClientSockets(listener: ClientSocketListener): () => void {
-  const s = state()
-  s.clients = [...s.clients, listener]
-  s.unpatch ??= patchConnect(s)
-  return once(() => {
-    s.clients = without(s.clients, listener)
-    // a wrapper someone put over the patch since keeps it in the chain: it stays, inert, and is reused
-    if (s.clients.length === 0 && s.unpatch?.()) s.unpatch = undefined
-  })
+  const { clients } = state()
+  return follow(clients, listener, () => patchConnect(clients))
 }
 
 /**
@@ -53,11 +45,10 @@ export function followClientSockets(listener: ClientSocketListener): () => void 
  * once for every listener, until the last one leaves). Returns the undo.
  */
 export function followAcceptedSockets(listener: AcceptedSocketListener): () => void {
-  const s = state()
-  s.accepted = [...s.accepted, listener]
-  if (!s.unsubscribe) {
+  const { accepted } = state()
+  return follow(accepted, listener, () => {
     const onAccepted = ({ socket }: { socket: net.Socket }) => {
-      for (const each of s.accepted) {
+      for (const each of accepted.listeners) {
         try {
           each(socket, onAccepted)
         } catch (error) {
@@ -66,21 +57,19 @@ export function followAcceptedSockets(listener: AcceptedSocketListener): () => v
         }
       }
     }
-    s.unsubscribe = subscribe('net.server.socket', onAccepted)
-  }
-  return once(() => {
-    s.accepted = without(s.accepted, listener)
-    if (s.accepted.length > 0) return
-    s.unsubscribe?.()
-    s.unsubscribe = undefined
+    const unsubscribe = subscribe('net.server.socket', onAccepted)
+    return () => {
+      unsubscribe()
+      return true
+    }
   })
 }
 
-function patchConnect(s: FollowState): () => boolean {
+function patchConnect(clients: Followers<ClientSocketListener>): () => boolean {
   const proto = net.Socket.prototype as { connect: Function }
   const original = proto.connect
   const connect = function connect(this: net.Socket, ...args: unknown[]) {
-    for (const listener of s.clients) {
+    for (const listener of clients.listeners) {
       try {
         listener(this, args, connect)
       } catch (error) {
