@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import vm from 'node:vm'
 import * as vitest from 'vitest'
 import { PROVIDE_KEY, type ProvidedConfig } from './provide.js'
+import { inVmContext } from './realm.js'
 import type { VitestApi } from './vitest-api.js'
 import type * as WorkerModule from './worker.js'
 
@@ -36,7 +37,7 @@ const LOADED = Symbol.for('vitest-leaks.worker')
 interface Compiled {
   worker: Worker
   /** Set while a code cache should be written: the script, and where. */
-  pending?: { script: vm.Script; workerFile: string; cacheFile: string }
+  pending?: { script: vm.Script; cache: CacheFile }
 }
 
 export async function loadWorker(): Promise<LoadedWorker> {
@@ -46,7 +47,7 @@ export async function loadWorker(): Promise<LoadedWorker> {
     // `import('…')`, even one never reached, and fails the test file because Vitest 5 has no `vitest/suite` export.
     importSuite: () => import(/* @vite-ignore */ SUITE),
   }
-  if (!inMainContext()) {
+  if (inVmContext()) {
     const worker = (await import('./worker.js')) as Worker
     return { worker, api, saveCodeCache: () => {} }
   }
@@ -58,21 +59,12 @@ export async function loadWorker(): Promise<LoadedWorker> {
     saveCodeCache: () => {
       const pending = compiled.pending
       compiled.pending = undefined
-      if (pending) writeCodeCache(pending.script, pending.workerFile, pending.cacheFile)
+      if (pending) writeCodeCache(pending.script, pending.cache)
     },
   }
 }
 
 const SUITE = 'vitest/suite'
-
-/** Whether this module runs in the worker's own context (not in a vm pool's context of a test file). */
-function inMainContext(): boolean {
-  try {
-    return vm.runInThisContext('globalThis') === globalThis
-  } catch {
-    return false
-  }
-}
 
 /** Where the plugin said to keep the code cache; none without the plugin (`setupFiles: ['vitest-leaks/setup']`). */
 function codeCacheDir(): string | undefined {
@@ -87,8 +79,8 @@ function codeCacheDir(): string | undefined {
 function compile(cacheDir: string | undefined): Compiled {
   const file = fileURLToPath(new URL('./worker.cjs', import.meta.url))
   const source = readFileSync(file, 'utf8')
-  const cacheFile = cacheDir === undefined ? undefined : cacheFileFor(file, cacheDir)
-  const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile)
+  const cache = cacheDir === undefined ? undefined : cacheFileOf(file, cacheDir)
+  const cachedData = cache === undefined ? undefined : readCache(cache.path)
   // the module wrapper of Node's CommonJS loader, on one line so that line numbers stay those of the file
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: file,
@@ -97,26 +89,29 @@ function compile(cacheDir: string | undefined): Compiled {
   const module = { exports: {} as Worker }
   const run = script.runInThisContext() as (...args: unknown[]) => void
   run.call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
-  const fresh = cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected === true)
-  return { worker: module.exports, pending: fresh ? { script, workerFile: file, cacheFile } : undefined }
+  const fresh = cache !== undefined && (cachedData === undefined || script.cachedDataRejected === true)
+  return { worker: module.exports, pending: fresh ? { script, cache } : undefined }
+}
+
+/** Where the code cache of the worker's file is kept, and the start of the names of that build's caches. */
+interface CacheFile {
+  path: string
+  build: string
 }
 
 /**
- * One file per build of the worker (its size and time), and per Node and flags, so that runs which differ in them do
- * not keep replacing each other's cache (V8 would refuse the other's).
+ * One cache file per build of the worker (its size and time), and per Node and flags, so that runs which differ in
+ * them do not keep replacing each other's cache (V8 would refuse the other's). None when the file cannot be read.
  */
-function cacheFileFor(file: string, cacheDir: string): string | undefined {
+function cacheFileOf(file: string, cacheDir: string): CacheFile | undefined {
   try {
+    const { size, mtimeMs } = statSync(file)
+    const build = `worker-${size}-${Math.trunc(mtimeMs)}-`
     const flags = hash(`${process.execArgv.join(' ')}\0${process.env.NODE_OPTIONS ?? ''}`)
-    return join(cacheDir, `${buildPrefix(file)}${process.version}-${process.arch}-${flags}.bin`)
+    return { path: join(cacheDir, `${build}${process.version}-${process.arch}-${flags}.bin`), build }
   } catch {
     return undefined
   }
-}
-
-function buildPrefix(file: string): string {
-  const { size, mtimeMs } = statSync(file)
-  return `worker-${size}-${Math.trunc(mtimeMs)}-`
 }
 
 function readCache(file: string): Buffer | undefined {
@@ -131,17 +126,16 @@ function readCache(file: string): Buffer | undefined {
  * Written once the test file is set up, so the cache has the functions compiled by then too. Through a file of its
  * own and a rename, so that a worker never reads a half-written cache; the caches of other builds of the worker go.
  */
-function writeCodeCache(script: vm.Script, workerFile: string, file: string): void {
+function writeCodeCache(script: vm.Script, { path, build }: CacheFile): void {
   try {
     const data = script.createCachedData()
-    const dir = dirname(file)
+    const dir = dirname(path)
     mkdirSync(dir, { recursive: true })
-    const partial = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+    const partial = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
     writeFileSync(partial, data)
-    renameSync(partial, file)
-    const current = buildPrefix(workerFile)
+    renameSync(partial, path)
     for (const name of readdirSync(dir)) {
-      if (name.startsWith('worker-') && !name.startsWith(current)) rmSync(join(dir, name), { force: true })
+      if (name.startsWith('worker-') && !name.startsWith(build)) rmSync(join(dir, name), { force: true })
     }
   } catch {
     // a read-only or full disk: the next test file compiles as this one did
