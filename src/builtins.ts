@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module'
+import type httpModule from 'node:http'
 import type httpsModule from 'node:https'
 import type v8Module from 'node:v8'
 import type osModule from 'node:os'
@@ -13,6 +14,37 @@ const require = createRequire(import.meta.url)
  */
 export function https(): typeof httpsModule {
   return require('node:https') as typeof httpsModule
+}
+
+/**
+ * `node:http`, once something has loaded it; undefined before. Loading it costs ~1.5 ms (its client, server, agent and
+ * parser modules), again in every test file of the forks pool, and a test file that never uses HTTP should not pay
+ * that for the plugin. Nothing it makes can exist before it is loaded: no server, request or agent to look for.
+ * (The agents' `addRequest` is patched as the module loads: see http-agents.ts.)
+ */
+export function loadedHttp(): typeof httpModule | undefined {
+  if (http === undefined && isHttpLoaded()) http = require('node:http') as typeof httpModule
+  return http
+}
+
+let http: typeof httpModule | undefined
+let loadListLength = -1
+
+/** From Node's list of the built-in modules loaded so far, read again only when it has grown. */
+function isHttpLoaded(): boolean {
+  const list = (process as { moduleLoadList?: unknown }).moduleLoadList
+  // a Node without the list: load it, as if it were
+  if (!Array.isArray(list)) return true
+  if (list.length === loadListLength) return false
+  loadListLength = list.length
+  // pushed once the module has run (a module still loading is not in the list)
+  return list.includes('NativeModule http')
+}
+
+/** An `http.ClientRequest` (of node:http or node:https): only once node:http is loaded can one exist. */
+export function isClientRequest(value: unknown): value is httpModule.ClientRequest {
+  const module = loadedHttp()
+  return module !== undefined && value instanceof module.ClientRequest
 }
 
 /**

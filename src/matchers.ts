@@ -3,9 +3,9 @@
  * plugin saw the object accept (or the ones its pool holds), not `hasRef()`: a socket parked unref'd in a keep-alive
  * pool is still open. Synchronous, so it works with `.not` and under `await expect.poll(() => server)`.
  */
-import http from 'node:http'
+import type http from 'node:http'
 import net from 'node:net'
-import { https } from './builtins.js'
+import { https, loadedHttp } from './builtins.js'
 import { drawCodeFrame, positionOf } from './code-frame.js'
 import type { Ledger } from './ledger.js'
 import { plural } from './probes/net-describe.js'
@@ -132,7 +132,8 @@ function subjectOf(received: unknown): Subject | undefined {
   if (received === null || typeof received !== 'object') return undefined
   if (received instanceof net.Socket) return socketSubject(received)
   if (received instanceof net.Server) return serverSubject(received)
-  if (received instanceof http.Agent) return agentSubject(received)
+  const httpModule = loadedHttp()
+  if (httpModule && received instanceof httpModule.Agent) return agentSubject(received)
   return webSocketServerSubject(received) ?? undiciSubject(received)
 }
 
@@ -164,7 +165,7 @@ function agentSubject(agent: http.Agent): Subject {
   }
   const secure = (agent as { protocol?: string }).protocol === 'https:'
   const name = secure && agent instanceof https().Agent ? 'https.Agent' : 'http.Agent'
-  const what = agent === http.globalAgent || (secure && agent === https().globalAgent) ? `the global ${name}` : `an ${name}`
+  const what = agent === loadedHttp()?.globalAgent || (secure && agent === https().globalAgent) ? `the global ${name}` : `an ${name}`
   return { what, sockets: [...sockets], fix: 'destroy the agent with `agent.destroy()`', name: 'agent' }
 }
 

@@ -1,6 +1,6 @@
-import http from 'node:http'
+import type http from 'node:http'
 import net from 'node:net'
-import { https } from '../builtins.js'
+import { https, loadedHttp } from '../builtins.js'
 import type { Ledger } from '../ledger.js'
 import { osSocketState } from '../os/socket-state.js'
 import { formatAddress, plural } from './net-describe.js'
@@ -60,7 +60,7 @@ export const serversProbe: Probe<Server> = {
       state: `still listening${fdOf(server)}${connections > 0 ? `, ${plural(connections, 'open connection')}` : ''}`,
       fix: 'close it with `server.close()`',
       alternative:
-        server instanceof http.Server
+        isHttpServer(server)
           ? 'and call `server.closeAllConnections()` if clients still hold connections open'
           : 'and destroy the sockets it accepted if clients still hold them open',
     }
@@ -76,6 +76,11 @@ export const serversProbe: Probe<Server> = {
   },
 }
 
+function isHttpServer(server: Server): boolean {
+  const module = loadedHttp()
+  return module !== undefined && server instanceof module.Server
+}
+
 /** ` on fd 19`: read only for a server being reported. */
 function fdOf(server: Server): string {
   const fd = osSocketState(server).fd
@@ -86,7 +91,7 @@ export function serverNoun(server: Server): string {
   // without loading node:https (and TLS) for a plain server: an https.Server is a tls.Server, which has setSecureContext
   const secure = typeof (server as { setSecureContext?: unknown }).setSecureContext === 'function'
   if (secure && server instanceof https().Server) return 'HTTPS server'
-  if (server instanceof http.Server) return 'HTTP server'
+  if (isHttpServer(server)) return 'HTTP server'
   const name = server.constructor?.name ?? ''
   if (/Http2Secure/i.test(name)) return 'HTTP/2 (TLS) server'
   if (/Http2/i.test(name)) return 'HTTP/2 server'

@@ -1,6 +1,6 @@
-import http from 'node:http'
+import type http from 'node:http'
 import net from 'node:net'
-import { https } from '../builtins.js'
+import { https, isClientRequest, loadedHttp } from '../builtins.js'
 import type { Ledger } from '../ledger.js'
 import { Tag } from '../tag.js'
 import { explainTcpState, osSocketState } from '../os/socket-state.js'
@@ -8,6 +8,7 @@ import { mainRealm } from '../realm.js'
 import { hasUserFrame, type CallSites, type LazyCallSites } from '../stack.js'
 import { subscribe } from './channel.js'
 import { clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
+import { followAgentPrototype, type AgentPrototype } from './http-agents.js'
 import { formatHostPort, plural } from './net-describe.js'
 import { followAcceptedSockets, followClientSockets } from './net-follow.js'
 import type { JudgeContext, Probe, ResourceState, Use } from './probe.js'
@@ -71,10 +72,11 @@ export const socketsProbe: Probe<Socket> = {
     ]
     // Node publishes `http.client.request.start` a tick later, with no user frame. Every request of http and https
     // (and of libraries that build a ClientRequest themselves) is handed to its agent from inside the ClientRequest
-    // constructor, where the user's `http.get(...)` is still on the stack: the agents' addRequest is wrapped.
-    const agentProto = http.Agent.prototype as http.Agent & { addRequest: Function }
-    const originalAddRequest = agentProto.addRequest
-    if (!(originalAddRequest as any)[PATCHED]) {
+    // constructor, where the user's `http.get(...)` is still on the stack: the agents' addRequest is wrapped, once
+    // node:http is loaded (see followAgentPrototype).
+    undo.push(followAgentPrototype((agentProto: AgentPrototype) => {
+      const originalAddRequest = agentProto.addRequest
+      if ((originalAddRequest as any)[PATCHED]) return () => {}
       const addRequest = function addRequest(this: http.Agent, request: object, ...rest: unknown[]) {
         try {
           if (!agents.has(this)) agents.set(this, isGlobalAgent(this) ? undefined : ledger.current)
@@ -87,10 +89,10 @@ export const socketsProbe: Probe<Socket> = {
       }
       Object.defineProperty(addRequest, PATCHED, { value: originalAddRequest })
       agentProto.addRequest = addRequest
-      undo.push(() => {
+      return () => {
         if (agentProto.addRequest === addRequest) agentProto.addRequest = originalAddRequest
-      })
-    }
+      }
+    }))
     // fetch() makes its undici request synchronously, some 25 frames down inside undici: the stack is taken at the
     // call to fetch itself, a few frames, and the request made during that call takes it (one made later, such as a
     // redirect's, takes its own). Both count against the test's budget of request stacks.
@@ -184,17 +186,17 @@ export const socketsProbe: Probe<Socket> = {
       what = `TCP socket ${local ?? '?'} → ${remote ?? '?'}`
     }
     const request = socket._httpMessage
-    const inFlight = request instanceof http.ClientRequest
+    const inFlight = isClientRequest(request)
     let state = socketState(socket)
     let fix = 'close it with `socket.end()` (or `socket.destroy()`)'
     if (pool) {
       what = `idle keep-alive ${what}`
       state = `parked in ${pool.name} created by this test, ${state}`
       fix = pool.name.startsWith('an undici')
-        ? 'close it with `await pool.close()` (or `agent.close()`) when the test is done'
+        ? 'close it with `await pool.close()` (or `agent.close()`)'
         : pool.name === 'a pg Pool'
-          ? 'end the pool with `await pool.end()` when the test is done'
-          : 'destroy the agent with `agent.destroy()` when the test is done'
+          ? 'end the pool with `await pool.end()`'
+          : 'destroy the agent with `agent.destroy()`'
     } else if (inFlight) {
       what = `HTTP client ${what}`
       const response = (request as any).res as http.IncomingMessage | undefined
@@ -224,7 +226,7 @@ export const socketsProbe: Probe<Socket> = {
       // unexpectedly" from an emitter nobody listens to, ioredis schedules a reconnect. Either lands in the next
       // test. The leaked client is dead anyway: its socket is closed without telling it. Node's HTTP clients
       // (http.Agent, fetch) handle a closed socket and keep their pools consistent, so they are told.
-      if (!(socket._httpMessage instanceof http.ClientRequest) && !undiciSockets.has(socket) && !socket.server) {
+      if (!isClientRequest(socket._httpMessage) && !undiciSockets.has(socket) && !socket.server) {
         for (const event of ['close', 'end', 'error', 'timeout', 'data', 'readable']) socket.removeAllListeners(event)
         socket.on('error', () => {})
       }
@@ -235,7 +237,7 @@ export const socketsProbe: Probe<Socket> = {
   },
 
   lastUse(socket) {
-    const request = socket._httpMessage instanceof http.ClientRequest ? socket._httpMessage : undiciRequestOf.get(socket)
+    const request = isClientRequest(socket._httpMessage) ? socket._httpMessage : undiciRequestOf.get(socket)
     return request ? requests.get(request) : undefined
   },
 
@@ -310,12 +312,12 @@ function undiciRequestLabel(request: object | undefined): string | undefined {
 }
 
 function isBusyRequest(socket: Socket): boolean {
-  return socket._httpMessage instanceof http.ClientRequest || undiciSockets.has(socket)
+  return isClientRequest(socket._httpMessage) || undiciSockets.has(socket)
 }
 
 function isGlobalAgent(agent: http.Agent & { protocol?: string }): boolean {
   // an https agent exists only once node:https is loaded
-  return agent === http.globalAgent || (agent.protocol === 'https:' && agent === https().globalAgent)
+  return agent === loadedHttp()?.globalAgent || (agent.protocol === 'https:' && agent === https().globalAgent)
 }
 
 /**
