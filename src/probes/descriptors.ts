@@ -2,7 +2,7 @@ import { fstatSync, statSync } from 'node:fs'
 import type { Worker } from 'node:worker_threads'
 import { isMainThread } from '../builtins.js'
 import type { Ledger, LeakRecord, Scope } from '../ledger.js'
-import { fdCount, listFds, procAvailable, readFdLink, socketInfo, socketInode } from '../os/proc.js'
+import { fdCount, holdFdDir, listFds, procAvailable, readFdLink, socketInfo, socketInode } from '../os/proc.js'
 import { explainTcpState } from '../os/socket-state.js'
 import { subscribe } from './channel.js'
 import { formatHostPort } from './net-describe.js'
@@ -72,8 +72,12 @@ export const descriptorsProbe: Probe<Descriptor> = {
 
   install(ledger: Ledger) {
     if (!procAvailable || !isMainThread()) return () => {}
+    const release = holdFdDir()
     const names = listFds()
-    if (!names) return () => {}
+    if (!names) {
+      release()
+      return () => {}
+    }
     // the listing's own descriptor is closed by now: it has no identity, and is not stable
     const stable = new Set(names.filter((name) => fdIdentity(name) !== undefined))
     snapshot = { stable, known: new Map(), count: stable.size }
@@ -91,6 +95,7 @@ export const descriptorsProbe: Probe<Descriptor> = {
     ledger.lookers.add(descriptorsProbe)
     return () => {
       ledger.lookers.delete(descriptorsProbe)
+      release()
       unsubscribe()
       for (const fn of unfollow) fn()
       netSockets.clear()
