@@ -23,7 +23,7 @@ import type * as WorkerModule from './worker.js'
 
 export type Worker = typeof WorkerModule
 
-/** The worker's code and how to hand Vitest to it; `saveCodeCache` once the test file is set up (see below). */
+/** The worker's code and how to hand Vitest to it; `saveCodeCache` once the test file has run (see below). */
 export interface LoadedWorker {
   worker: Worker
   api: VitestApi
@@ -123,8 +123,10 @@ function readCache(file: string): Buffer | undefined {
 }
 
 /**
- * Written once the test file is set up, so the cache has the functions compiled by then too. Through a file of its
- * own and a rename, so that a worker never reads a half-written cache; the caches of other builds of the worker go.
+ * Written once the first test file has run, so the cache has the functions compiled by then too: setting up, and
+ * each test's hooks and check (~1 ms less per test file than a cache written once set up, and ~2 ms less than one
+ * written right after compiling, which holds only the top level). Through a file of its own and a rename, so that a
+ * worker never reads a half-written cache; the caches of other builds of the worker go.
  */
 function writeCodeCache(script: vm.Script, { path, build }: CacheFile): void {
   try {

@@ -35,5 +35,6 @@ if (hasNodeResources()) {
   const { loadWorker } = await import('./load-worker.js')
   const { worker, api, saveCodeCache } = await loadWorker()
   await worker.setUpWorker(api)
-  saveCodeCache()
+  // at the end of the test file, so that the cache also holds what each test and each check compiled (see load-worker)
+  api.module.afterAll(() => saveCodeCache())
 }
