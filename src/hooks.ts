@@ -1,6 +1,7 @@
 import { createScope, type Scope } from './ledger.js'
 import { checkScope, reportInternalError, type Runtime, type ScopeFile } from './runtime.js'
 import type { LeakError } from './report/leak-error.js'
+import { checkThroughRunner, runnerHooksAvailable } from './runner-hooks.js'
 import { vitestApi } from './vitest-api.js'
 import { workerState } from './worker-state.js'
 
@@ -137,7 +138,14 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
     }
   }
 
-  collector.on('beforeAll', (file: TaskLike) => guarded(() => instrument(file, 'file', getHooks(file as never) as unknown as SuiteHooks)(), undefined))
+  /** Set on 4.1 and later: where each test of this file is checked, chosen when the file starts (see runner-hooks.ts). */
+  let chooseTestHooks: ((file: TaskLike) => void) | undefined
+  collector.on('beforeAll', (file: TaskLike) =>
+    guarded(() => {
+      chooseTestHooks?.(file)
+      return instrument(file, 'file', getHooks(file as never) as unknown as SuiteHooks)()
+    }, undefined),
+  )
 
   const openTestScope = ({ task, signal }: HookContext): Scope => {
     const parent = ledger.current
@@ -167,7 +175,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
     }, errors)
 
   if (hasAroundEach()) {
-    collector.on('aroundEach', withoutTimeout(async (runTest: () => Promise<void>, context: HookContext) => {
+    const aroundEach = withoutTimeout(async (runTest: () => Promise<void>, context: HookContext) => {
       const scope = guarded(() => openTestScope(context), undefined)
       if (!scope) return runTest()
       let failure: unknown
@@ -182,7 +190,32 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
       const errors = Array.isArray(closed) ? closed : await closed
       if (failed) throw errors.length > 0 ? throwable([failure as Error, ...errors]) : failure
       if (errors.length > 0) throw throwable(errors)
-    }))
+    })
+    // the runner's own methods where nothing needs the aroundEach hook (see runner-hooks.ts); the hook otherwise,
+    // first in the file's list, so that it is the outermost
+    const throughRunner = runnerHooksAvailable((vitestApi().module as unknown as { TestRunner?: unknown }).TestRunner)
+    const attempts = new WeakMap<object, Scope>()
+    chooseTestHooks = (file) => {
+      if (throughRunner && !hasOwnAroundEach(file, getHooks) && !hasConcurrentTest(file)) {
+        checkThroughRunner(file, {
+          open: (test) => {
+            const task = test as TaskLike
+            const scope = guarded(() => openTestScope({ task, signal: (task as { context?: HookContext }).context?.signal }), undefined)
+            if (scope) attempts.set(test, scope)
+          },
+          close: async (test) => {
+            const scope = attempts.get(test)
+            if (!scope) return
+            attempts.delete(test)
+            const closed = closeTestScope(test as TaskLike, scope)
+            const errors = Array.isArray(closed) ? closed : await closed
+            if (errors.length > 0) throw throwable(errors)
+          },
+        })
+      } else {
+        ;(getHooks(file as never) as unknown as { aroundEach: Function[] }).aroundEach.unshift(aroundEach)
+      }
+    }
   } else {
     // without aroundEach, a concurrent test's own function (with its fixtures) is what runs in its async context
     const originalFns = new WeakMap<object, Function>()
@@ -208,6 +241,18 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
       })
     })
   }
+}
+
+/** Whether any suite of the file (the file itself included) has aroundEach hooks (the plugin's are not added yet). */
+function hasOwnAroundEach(suite: TaskLike, getHooks: RunnerApi['getHooks']): boolean {
+  const hooks = getHooks(suite as never) as unknown as { aroundEach?: unknown[] } | undefined
+  if ((hooks?.aroundEach?.length ?? 0) > 0) return true
+  return (suite.tasks ?? []).some((task) => task.type === 'suite' && hasOwnAroundEach(task, getHooks))
+}
+
+/** Whether any test of the file runs concurrently (`test.concurrent`, `describe.concurrent`, `sequence.concurrent`). */
+function hasConcurrentTest(suite: TaskLike): boolean {
+  return (suite.tasks ?? []).some((task) => (task.type === 'suite' ? hasConcurrentTest(task) : task.concurrent === true))
 }
 
 /**

@@ -16,6 +16,11 @@ describe('setup', () => {
     expect(errorsOf(run, 'leaves a server')[0]).toMatch(/^TCP server listening on 127\.0\.0\.1:\d+ outlived the test that created it/)
   })
 
+  test('a custom runner that overrides the per-attempt methods: every test is still checked', async () => {
+    const run = await runVitest('options', { args: ['--config', 'custom-runner.config.ts'] })
+    expect(states(run), run.output).toEqual({ 'leaves a server': 'failed', 'leaves a timer': 'failed', clean: 'passed' })
+  })
+
   test('kinds limits what is checked', async () => {
     const run = await runVitest('options', { args: ['--config', 'servers-only.config.ts'] })
     expect(states(run), run.output).toEqual({ 'leaves a server': 'failed', 'leaves a timer': 'passed', clean: 'passed' })

@@ -78,7 +78,7 @@ describe.each(targets.map((target) => [target.name, target.vitest, target] as co
     const { run } = outcomeOf(target)
     expect(run.output, run.output).toContain(`v${target.vitest}`)
     const reported = run.modules.map((m) => m.file.split('/').at(-1))
-    expect(reported.sort(), run.output).toEqual(files.map((f) => `${f}.test.ts`))
+    expect(reported.sort(), run.output).toEqual(files.map((f) => `${f}.test.ts`).sort())
     expect(run.unhandled, run.output).toEqual([])
   })
 
