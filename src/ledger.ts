@@ -283,6 +283,24 @@ export class Ledger {
     }
   }
 
+  /**
+   * `note` for a resource past its scope's stack budget (a timer): the same five slots, without asking again for a
+   * stack there is no budget for. The timers probe calls it for all but the first `stacksPerTest` timers of a test,
+   * by the ten thousand, and while the test file's code is still cold every call saved counts.
+   */
+  noteOverBudget<R extends object>(resource: R, probe: Probe<R>, scope: Scope): void {
+    try {
+      const noted = scope.noted
+      noted.push(resource, probe, undefined, scope.phase, currentAsyncId())
+      if (noted.length >= scope.notedPruneAt) {
+        pruneNoted(scope)
+        scope.notedPruneAt = Math.max(PRUNE_START * NOTE, noted.length * 2)
+      }
+    } catch (error) {
+      this.onInternalError(error)
+    }
+  }
+
   /** The records of a scope, with records made of what its `fresh` probes noted and is still open. */
   recordsOf(scope: Scope): Set<LeakRecord> {
     const noted = scope.noted

@@ -46,7 +46,12 @@ export const timersProbe: Probe<Timeout> = {
           // eslint-disable-next-line prefer-rest-params -- the arguments pass through as they are, without an array
           const timer = (original as Function).apply(this, arguments) as Timeout
           // past the test's budget no stack is taken anyway: nothing to tell apart
-          if (typeof callback !== 'function' || !ledger.hasStackBudget('timers')) {
+          const scope = ledger.current
+          if (!ledger.hasStackBudget('timers', scope)) {
+            ledger.noteOverBudget(timer, timersProbe, scope)
+            return timer
+          }
+          if (typeof callback !== 'function') {
             ledger.note(timer, timersProbe, wrapped)
             return timer
           }
