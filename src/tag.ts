@@ -40,6 +40,14 @@ export class Tag<T> {
     return value ?? this.#aside?.get(target)
   }
 
+  /**
+   * `get`, looking in the WeakMap first: for objects that are tagged there when they are tagged at all (event
+   * targets), whose property lookup misses through a long prototype chain.
+   */
+  getAsideFirst(target: object): T | undefined {
+    return this.#aside?.get(target) ?? this.get(target)
+  }
+
   /** Whether `setAside` tagged it: a WeakMap lookup, without the property read (which is slow on an AbortSignal). */
   hasAside(target: object): boolean {
     return this.#aside?.has(target) === true

@@ -47,9 +47,9 @@ export const listenersProbe: Probe<Listener> = {
       })
     }
 
-    const note = (target: object, type: string | symbol, listener: unknown, skip: Function) => {
+    const note = (target: object, type: string | symbol, listener: unknown, skip: Function, eventTarget: boolean) => {
       try {
-        noteListener(target, type, listener, skip)
+        noteListener(target, type, listener, skip, eventTarget)
       } catch (error) {
         // never into the user's on() or addEventListener()
         ledger.onInternalError(error)
@@ -63,9 +63,10 @@ export const listenersProbe: Probe<Listener> = {
      * test's own with the very same text, of some length, on the same event of the same class, is not to be feared.
      */
     const nodeSources = new Set<string>()
-    const noteListener = (target: object, type: string | symbol, listener: unknown, skip: Function) => {
+    const noteListener = (target: object, type: string | symbol, listener: unknown, skip: Function, eventTarget: boolean) => {
       const current = ledger.current
-      const origin = ledger.bornIn.get(target)
+      // an event target (an AbortSignal) is stamped in the WeakMap, an emitter with a property (see Tag)
+      const origin = eventTarget ? ledger.bornIn.getAsideFirst(target) : ledger.bornIn.get(target)
       // created in this very scope: its listeners go away with it
       if (origin === current) return
       // never constructed as an emitter (express mixes EventEmitter into its app function): first use is creation,
@@ -100,7 +101,7 @@ export const listenersProbe: Probe<Listener> = {
         const added = {
           [name](this: EventEmitter, type: string | symbol, listener: unknown) {
             const result = original.call(this, type, listener)
-            note(this, type, listener, added)
+            note(this, type, listener, added, false)
             return result
           },
         }[name]!
@@ -111,7 +112,7 @@ export const listenersProbe: Probe<Listener> = {
       function addEventListener(this: EventTarget, type: string, listener: unknown, options?: unknown) {
         // eslint-disable-next-line prefer-rest-params -- the options argument may be absent, and stays so
         const result = original.apply(this, arguments)
-        if (listener != null) note(this, type, listener, addEventListener)
+        if (listener != null) note(this, type, listener, addEventListener, true)
         return result
       },
     )
