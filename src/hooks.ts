@@ -103,6 +103,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
     return scope
   }
   const closeSuiteScope = async (suite: TaskLike, scope: Scope) => {
+    if (scope === fileScope) guarded(() => fileCheck?.(), undefined)
     const parent = scope.parent
     const errors = [...(deferred.get(scope) ?? []), ...(await checkScope(runtime, scope, suite, scopeFile(suite)))]
     guarded(() => {
@@ -140,6 +141,9 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
 
   /** Set on 4.1 and later: where each test of this file is checked, chosen when the file starts (see runner-hooks.ts). */
   let chooseTestHooks: ((file: TaskLike) => void) | undefined
+  /** Checked through the runner's methods: how many attempts they opened, and what the file's end makes sure of. */
+  let opened = 0
+  let fileCheck: (() => void) | undefined
   collector.on('beforeAll', (file: TaskLike) =>
     guarded(() => {
       chooseTestHooks?.(file)
@@ -193,12 +197,17 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
     })
     // the runner's own methods where nothing needs the aroundEach hook (see runner-hooks.ts); the hook otherwise,
     // first in the file's list, so that it is the outermost
-    const throughRunner = runnerHooksAvailable((vitestApi().module as unknown as { TestRunner?: unknown }).TestRunner)
     const attempts = new WeakMap<object, Scope>()
     chooseTestHooks = (file) => {
-      if (throughRunner && !hasOwnAroundEach(file, getHooks) && !hasConcurrentTest(file)) {
+      const TestRunner = (vitestApi().module as unknown as { TestRunner?: unknown }).TestRunner
+      if (!hasOwnAroundEach(file, getHooks) && !hasConcurrentTest(file) && runnerHooksAvailable(TestRunner)) {
+        fileCheck = () => {
+          // a test ran, and none of its attempts was opened: the runner no longer calls the plugin's method
+          if (opened === 0 && hasRunTest(file)) reportInternalError(runtime, new Error("the tests of this file ran without Vitest's onBeforeTryTask: they were not checked"))
+        }
         checkThroughRunner(file, {
           open: (test) => {
+            opened++
             const task = test as TaskLike
             const scope = guarded(() => openTestScope({ task, signal: (task as { context?: HookContext }).context?.signal }), undefined)
             if (scope) attempts.set(test, scope)
@@ -248,6 +257,11 @@ function hasOwnAroundEach(suite: TaskLike, getHooks: RunnerApi['getHooks']): boo
   const hooks = getHooks(suite as never) as unknown as { aroundEach?: unknown[] } | undefined
   if ((hooks?.aroundEach?.length ?? 0) > 0) return true
   return (suite.tasks ?? []).some((task) => task.type === 'suite' && hasOwnAroundEach(task, getHooks))
+}
+
+/** Whether any test of the suite ran (passed or failed). */
+function hasRunTest(suite: TaskLike): boolean {
+  return (suite.tasks ?? []).some((task) => (task.type === 'suite' ? hasRunTest(task) : task.result?.state === 'pass' || task.result?.state === 'fail'))
 }
 
 /** Whether any test of the file runs concurrently (`test.concurrent`, `describe.concurrent`, `sequence.concurrent`). */

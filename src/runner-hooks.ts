@@ -35,17 +35,17 @@ const PATCHED = Symbol.for('vitest-leaks.runner-hooks')
 const byFile = new WeakMap<object, AttemptHandlers>()
 
 /**
- * Whether this worker's tests can be checked from the runner's methods (see above); patches them, once, if so.
- * `TestRunner`: the class `vitest` exports (4.1 and later).
+ * Whether this worker's tests can be checked from the runner's methods (see above); patches them, once, if so. Asked
+ * when a test file starts: the two methods must still be the plugin's then (a user's setup file may have replaced
+ * them since). `TestRunner`: the class `vitest` exports (4.1 and later).
  */
 export function runnerHooksAvailable(TestRunner: unknown): boolean {
   const config = workerState()?.config as { runner?: unknown; mode?: unknown } | undefined
   if (!config || config.runner || (config.mode !== undefined && config.mode !== 'test') || inVmContext()) return false
   const prototype = (TestRunner as RunnerClass | undefined)?.prototype
   if (!prototype || typeof prototype.onBeforeTryTask !== 'function') return false
-  const host = prototype as Record<symbol, boolean>
-  if (!host[PATCHED]) patch(prototype)
-  return true
+  const patched = (prototype as Record<symbol, Patched | undefined>)[PATCHED] ?? patch(prototype)
+  return prototype.onBeforeTryTask === patched.before && prototype.onAfterRetryTask === patched.after
 }
 
 /** From now on the attempts of the tests of `file` (a file task) are opened and closed by `handlers`. */
@@ -53,22 +53,31 @@ export function checkThroughRunner(file: object, handlers: AttemptHandlers): voi
   byFile.set(file, handlers)
 }
 
-function patch(prototype: RunnerClass['prototype']): void {
-  const before = prototype.onBeforeTryTask!
-  const after = prototype.onAfterRetryTask
-  prototype.onBeforeTryTask = function onBeforeTryTask(this: unknown, test: object, options: unknown) {
-    const result = before.call(this, test, options)
+interface Patched {
+  before: Function
+  after: Function
+}
+
+function patch(prototype: RunnerClass['prototype']): Patched {
+  const originalBefore = prototype.onBeforeTryTask!
+  const originalAfter = prototype.onAfterRetryTask
+  const before = function onBeforeTryTask(this: unknown, test: object, options: unknown) {
+    const result = originalBefore.call(this, test, options)
     const handlers = byFile.get(fileOf(test))
     if (!handlers) return result
     if (result instanceof Promise) return result.then(() => handlers.open(test))
     handlers.open(test)
     return result
   }
-  prototype.onAfterRetryTask = async function onAfterRetryTask(this: unknown, test: object, options: unknown) {
-    await after?.call(this, test, options)
+  const after = async function onAfterRetryTask(this: unknown, test: object, options: unknown) {
+    await originalAfter?.call(this, test, options)
     await byFile.get(fileOf(test))?.close(test)
   }
-  Object.defineProperty(prototype, PATCHED, { value: true })
+  prototype.onBeforeTryTask = before
+  prototype.onAfterRetryTask = after
+  const patched = { before, after }
+  Object.defineProperty(prototype, PATCHED, { value: patched })
+  return patched
 }
 
 function fileOf(test: object): object {
