@@ -5,7 +5,7 @@
 //   BENCH_WORKLOAD_ROUNDS  measured rounds of each workload file on its own (default 3; 0 skips them)
 //   BENCH_ONLY             comma-separated workload names to run on their own (default: all)
 //
-// Results go to stdout (a table) and to .tmp/bench-results.json. The exit code is 0 whatever the ratios are (the
+// Results go to stdout (a table, and on Linux the CPU time of the whole suite) and to .tmp/bench-results.json. The exit code is 0 whatever the ratios are (the
 // benchmark reports, it does not assert), and 1 if any Vitest run fails, so a broken plugin is noticed.
 
 import { spawn } from 'node:child_process'
@@ -93,12 +93,30 @@ const ROUNDS = Math.max(1, intFromEnv('BENCH_ROUNDS', 5))
 const WORKLOAD_ROUNDS = intFromEnv('BENCH_WORKLOAD_ROUNDS', 3)
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean)
 
-/** Runs one test process; resolves with its wall time and the runner's own per-file durations, rejects if it fails. */
+/**
+ * CPU time (user + system, ms) of this process's children that have ended and been waited for, from /proc/self/stat
+ * (fields 16 and 17, in USER_HZ: 1/100 s on Linux). A test run's workers are waited for by the runner, so a run's
+ * difference is the CPU of the whole run: steadier than wall time on a shared machine, where another tenant's load
+ * stretches waits. Undefined where there is no /proc.
+ */
+function childrenCpuMs() {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const cpu = (Number(fields[13]) + Number(fields[14])) * 10
+    return Number.isFinite(cpu) ? cpu : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Runs one test process; resolves with its wall time, CPU time and the runner's own per-file durations, rejects if it fails. */
 function runOnce(variant, files, label) {
   const reportFile = join(TMP, `${variant.name}.json`)
   rmSync(reportFile, { force: true })
   const argv = vitestArgv(variant, files, reportFile)
   return new Promise((resolve, reject) => {
+    const cpuBefore = childrenCpuMs()
     const started = performance.now()
     const child = spawn(process.execPath, argv, {
       cwd: ROOT,
@@ -119,7 +137,9 @@ function runOnce(variant, files, label) {
         return
       }
       try {
-        resolve({ ms, files: variant.report === false ? undefined : readFileTimes(reportFile, label) })
+        const cpuAfter = childrenCpuMs()
+        const cpu = cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined
+        resolve({ ms, cpu, files: variant.report === false ? undefined : readFileTimes(reportFile, label) })
       } catch (error) {
         reject(error)
       }
@@ -186,7 +206,7 @@ function median(values) {
  * every other round so a slow drift of the machine does not favour one variant.
  */
 async function measure(label, files, rounds, warmup) {
-  const samples = Object.fromEntries(VARIANTS.map((v) => [v.name, { wall: [], files: {} }]))
+  const samples = Object.fromEntries(VARIANTS.map((v) => [v.name, { wall: [], cpu: [], files: {} }]))
   for (let round = 0; round < warmup + rounds; round++) {
     const measured = round >= warmup
     const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()
@@ -197,6 +217,7 @@ async function measure(label, files, rounds, warmup) {
       if (!measured) continue
       const sample = samples[variant.name]
       sample.wall.push(result.ms)
+      if (result.cpu !== undefined) sample.cpu.push(result.cpu)
       for (const [name, ms] of Object.entries(result.files ?? {})) (sample.files[name] ??= []).push(ms)
     }
     const tag = measured ? `round ${round - warmup + 1}/${rounds}` : 'warm-up (discarded)'
@@ -209,14 +230,18 @@ function summarize(samples) {
   const base = VARIANTS[0].name
   // ratio: of the medians (the headline). pairedRatio: median of each round's own ratio, less sensitive to a
   // machine whose load drifts during the run; when the two disagree a lot, the run was noisy.
-  const out = { samples, median: {}, ratio: {}, pairedRatio: {}, fileMedian: {}, fileRatio: {} }
+  const out = { samples, median: {}, ratio: {}, pairedRatio: {}, cpuMedian: {}, cpuRatio: {}, cpuPairedRatio: {}, fileMedian: {}, fileRatio: {} }
   for (const { name } of VARIANTS) {
     out.median[name] = median(samples[name].wall)
+    out.cpuMedian[name] = median(samples[name].cpu)
     out.fileMedian[name] = Object.fromEntries(Object.entries(samples[name].files).map(([file, ms]) => [file, median(ms)]))
   }
   for (const { name } of VARIANTS.slice(1)) {
     out.ratio[name] = out.median[name] / out.median[base]
     out.pairedRatio[name] = median(samples[name].wall.map((ms, i) => ms / samples[base].wall[i]))
+    out.cpuRatio[name] = out.cpuMedian[name] / out.cpuMedian[base]
+    const pairs = samples[name].cpu.length === samples[base].cpu.length ? samples[name].cpu.map((ms, i) => ms / samples[base].cpu[i]) : []
+    out.cpuPairedRatio[name] = median(pairs)
     out.fileRatio[name] = {}
     for (const [file, ms] of Object.entries(out.fileMedian[name])) {
       const baseMs = out.fileMedian[base][file]
@@ -313,6 +338,11 @@ async function main() {
   for (const n of others) {
     console.log(`${n}/${base} paired (median of the per-round ratios, whole suite): ${ratio(suite.pairedRatio[n])}`)
     if (n !== names[1]) console.log(`${n} ratio (median, whole suite): ${ratio(suite.ratio[n])}`)
+  }
+  if (!Number.isNaN(suite.cpuMedian[base])) {
+    const cpus = names.map((n) => `${n} ${ms(suite.cpuMedian[n])} ms`).join(', ')
+    const cpuRatios = others.map((n) => `${n}/${base} ${ratio(suite.cpuRatio[n])} (paired ${ratio(suite.cpuPairedRatio[n])})`).join(', ')
+    console.log(`CPU time of the whole suite (user + system of the run and its workers, median): ${cpus}; ${cpuRatios}`)
   }
   console.log(`overall ratio (median, whole suite): ${ratio(overall)} (target <= ${TARGET.toFixed(2)})`)
 
