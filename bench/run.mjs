@@ -5,8 +5,9 @@
 //   BENCH_WORKLOAD_ROUNDS  measured rounds of each workload file on its own (default 3; 0 skips them)
 //   BENCH_ONLY             comma-separated workload names to run on their own (default: all)
 //
-// Results go to stdout (a table, and on Linux the CPU time of the whole suite) and to .tmp/bench-results.json. The exit code is 0 whatever the ratios are (the
-// benchmark reports, it does not assert), and 1 if any Vitest run fails, so a broken plugin is noticed.
+// Results go to stdout (a table, and on Linux the CPU time of the whole suite) and to .tmp/bench-results.json. The
+// exit code is 0 whatever the ratios are (the benchmark reports, it does not assert), and 1 if any Vitest run fails,
+// so a broken plugin is noticed.
 
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
