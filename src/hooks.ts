@@ -141,8 +141,9 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
 
   /** Set on 4.1 and later: where each test of this file is checked, chosen when the file starts (see runner-hooks.ts). */
   let chooseTestHooks: ((file: TaskLike) => void) | undefined
-  /** Checked through the runner's methods: how many attempts they opened, and what the file's end makes sure of. */
+  /** Checked through the runner's methods: how many attempts they opened and closed, and what the file's end checks. */
   let opened = 0
+  let closedAttempts = 0
   let fileCheck: (() => void) | undefined
   collector.on('beforeAll', (file: TaskLike) =>
     guarded(() => {
@@ -202,8 +203,11 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
       const TestRunner = (vitestApi().module as unknown as { TestRunner?: unknown }).TestRunner
       if (!hasOwnAroundEach(file, getHooks) && !hasConcurrentTest(file) && runnerHooksAvailable(TestRunner)) {
         fileCheck = () => {
-          // a test ran, and none of its attempts was opened: the runner no longer calls the plugin's method
-          if (opened === 0 && hasRunTest(file)) reportInternalError(runtime, new Error("the tests of this file ran without Vitest's onBeforeTryTask: they were not checked"))
+          // tests ran, and none of their attempts was opened, or none was closed: the runner no longer calls one of
+          // the plugin's methods
+          if ((opened === 0 || closedAttempts === 0) && hasRunTest(file)) {
+            reportInternalError(runtime, new Error("the tests of this file ran without Vitest's onBeforeTryTask or onAfterRetryTask: they were not checked"))
+          }
         }
         checkThroughRunner(file, {
           open: (test) => {
@@ -213,6 +217,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
             if (scope) attempts.set(test, scope)
           },
           close: async (test) => {
+            closedAttempts++
             const scope = attempts.get(test)
             if (!scope) return
             attempts.delete(test)

@@ -125,10 +125,10 @@ test("an error in the plugin's own diagnostics_channel subscriber is shown once 
   expect(run.output).toContain('connection unreadable')
 })
 
-test("tests that ran without the plugin's runner method are not passed over in silence", async () => {
-  const run = await runVitest('options', { args: ['--config', 'runner-replaced.config.ts'] })
+test.each(['onBeforeTryTask', 'onAfterRetryTask'])("tests that ran without the plugin's %s are not passed over in silence", async (method) => {
+  const run = await runVitest('options', { args: ['--config', 'runner-replaced.config.ts'], env: { REPLACED_METHOD: method } })
   expect(states(run), run.output).toEqual({ 'leaves a timer nobody checks': 'passed' })
-  expect(run.output).toContain("the tests of this file ran without Vitest's onBeforeTryTask: they were not checked")
+  expect(run.output).toContain("the tests of this file ran without Vitest's onBeforeTryTask or onAfterRetryTask: they were not checked")
 })
 
 test("the plugin's own error is shown once, as such, and never fails the user's tests", async () => {
