@@ -269,13 +269,8 @@ export class Ledger {
   note<R extends object>(resource: R, probe: Probe<R>, skip: Function, madeByNode = false): LazyCallSites | undefined {
     try {
       const scope = this.current
-      const noted = scope.noted
       const stack = madeByNode && this.stacksPerTest !== Infinity ? MADE_BY_NODE : this.#stackOf(probe, skip, scope)
-      noted.push(resource, probe, stack, scope.phase, currentAsyncId())
-      if (noted.length >= scope.notedPruneAt) {
-        pruneNoted(scope)
-        scope.notedPruneAt = Math.max(PRUNE_START * NOTE, noted.length * 2)
-      }
+      pushNoted(scope, resource, probe, stack)
       return stack === MADE_BY_NODE ? undefined : stack
     } catch (error) {
       this.onInternalError(error)
@@ -290,12 +285,7 @@ export class Ledger {
    */
   noteOverBudget<R extends object>(resource: R, probe: Probe<R>, scope: Scope): void {
     try {
-      const noted = scope.noted
-      noted.push(resource, probe, undefined, scope.phase, currentAsyncId())
-      if (noted.length >= scope.notedPruneAt) {
-        pruneNoted(scope)
-        scope.notedPruneAt = Math.max(PRUNE_START * NOTE, noted.length * 2)
-      }
+      pushNoted(scope, resource, probe, undefined)
     } catch (error) {
       this.onInternalError(error)
     }
@@ -375,6 +365,16 @@ function encloses(outer: Scope, inner: Scope): boolean {
 function isGone(probe: Probe, resource: object): boolean {
   const { status } = probe.state(resource, undefined)
   return status === 'closed' || status === 'excused'
+}
+
+/** Appends one entry to `scope.noted` (see Scope.noted), dropping the closed ones when the list has doubled. */
+function pushNoted(scope: Scope, resource: object, probe: Probe, stack: LazyCallSites | typeof MADE_BY_NODE | undefined): void {
+  const noted = scope.noted
+  noted.push(resource, probe, stack, scope.phase, currentAsyncId())
+  if (noted.length >= scope.notedPruneAt) {
+    pruneNoted(scope)
+    scope.notedPruneAt = Math.max(PRUNE_START * NOTE, noted.length * 2)
+  }
 }
 
 /** Drops the closed entries of `scope.noted`, in place. */
