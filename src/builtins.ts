@@ -41,10 +41,13 @@ function isHttpLoaded(): boolean {
   return list.includes('NativeModule http')
 }
 
-/** An `http.ClientRequest` (of node:http or node:https): only once node:http is loaded can one exist. */
-export function isClientRequest(value: unknown): value is httpModule.ClientRequest {
+/**
+ * Whether `value` is an instance of one of node:http's classes (node:https's extend them): only once node:http is
+ * loaded can one exist, so this never loads it.
+ */
+export function isHttp<K extends 'Agent' | 'ClientRequest' | 'Server'>(value: unknown, name: K): value is InstanceType<(typeof httpModule)[K]> {
   const module = loadedHttp()
-  return module !== undefined && value instanceof module.ClientRequest
+  return module !== undefined && value instanceof module[name]
 }
 
 /**

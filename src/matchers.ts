@@ -5,13 +5,13 @@
  */
 import type http from 'node:http'
 import net from 'node:net'
-import { https, loadedHttp } from './builtins.js'
+import { https, isHttp } from './builtins.js'
 import { drawCodeFrame, positionOf } from './code-frame.js'
 import type { Ledger } from './ledger.js'
 import { plural } from './probes/net-describe.js'
 import { serverNoun } from './probes/servers.js'
 import { workerState } from './worker-state.js'
-import { connectionInfo, openConnectionsOf, trackConnections, type ConnectionInfo } from './probes/sockets.js'
+import { connectionInfo, isGlobalAgent, openConnectionsOf, trackConnections, type ConnectionInfo } from './probes/sockets.js'
 import { formatCallSites } from './stack.js'
 
 declare global {
@@ -132,8 +132,7 @@ function subjectOf(received: unknown): Subject | undefined {
   if (received === null || typeof received !== 'object') return undefined
   if (received instanceof net.Socket) return socketSubject(received)
   if (received instanceof net.Server) return serverSubject(received)
-  const httpModule = loadedHttp()
-  if (httpModule && received instanceof httpModule.Agent) return agentSubject(received)
+  if (isHttp(received, 'Agent')) return agentSubject(received)
   return webSocketServerSubject(received) ?? undiciSubject(received)
 }
 
@@ -165,7 +164,7 @@ function agentSubject(agent: http.Agent): Subject {
   }
   const secure = (agent as { protocol?: string }).protocol === 'https:'
   const name = secure && agent instanceof https().Agent ? 'https.Agent' : 'http.Agent'
-  const what = agent === loadedHttp()?.globalAgent || (secure && agent === https().globalAgent) ? `the global ${name}` : `an ${name}`
+  const what = isGlobalAgent(agent) ? `the global ${name}` : `an ${name}`
   return { what, sockets: [...sockets], fix: 'destroy the agent with `agent.destroy()`', name: 'agent' }
 }
 

@@ -1,6 +1,6 @@
 import type http from 'node:http'
 import net from 'node:net'
-import { https, loadedHttp } from '../builtins.js'
+import { https, isHttp } from '../builtins.js'
 import type { Ledger } from '../ledger.js'
 import { osSocketState } from '../os/socket-state.js'
 import { formatAddress, plural } from './net-describe.js'
@@ -60,7 +60,7 @@ export const serversProbe: Probe<Server> = {
       state: `still listening${fdOf(server)}${connections > 0 ? `, ${plural(connections, 'open connection')}` : ''}`,
       fix: 'close it with `server.close()`',
       alternative:
-        isHttpServer(server)
+        isHttp(server, 'Server')
           ? 'and call `server.closeAllConnections()` if clients still hold connections open'
           : 'and destroy the sockets it accepted if clients still hold them open',
     }
@@ -76,11 +76,6 @@ export const serversProbe: Probe<Server> = {
   },
 }
 
-function isHttpServer(server: Server): boolean {
-  const module = loadedHttp()
-  return module !== undefined && server instanceof module.Server
-}
-
 /** ` on fd 19`: read only for a server being reported. */
 function fdOf(server: Server): string {
   const fd = osSocketState(server).fd
@@ -91,7 +86,7 @@ export function serverNoun(server: Server): string {
   // without loading node:https (and TLS) for a plain server: an https.Server is a tls.Server, which has setSecureContext
   const secure = typeof (server as { setSecureContext?: unknown }).setSecureContext === 'function'
   if (secure && server instanceof https().Server) return 'HTTPS server'
-  if (isHttpServer(server)) return 'HTTP server'
+  if (isHttp(server, 'Server')) return 'HTTP server'
   const name = server.constructor?.name ?? ''
   if (/Http2Secure/i.test(name)) return 'HTTP/2 (TLS) server'
   if (/Http2/i.test(name)) return 'HTTP/2 server'

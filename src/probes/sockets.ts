@@ -1,6 +1,6 @@
 import type http from 'node:http'
 import net from 'node:net'
-import { https, isClientRequest, loadedHttp } from '../builtins.js'
+import { https, isHttp, loadedHttp } from '../builtins.js'
 import type { Ledger } from '../ledger.js'
 import { Tag } from '../tag.js'
 import { explainTcpState, osSocketState } from '../os/socket-state.js'
@@ -186,7 +186,7 @@ export const socketsProbe: Probe<Socket> = {
       what = `TCP socket ${local ?? '?'} → ${remote ?? '?'}`
     }
     const request = socket._httpMessage
-    const inFlight = isClientRequest(request)
+    const inFlight = isHttp(request, 'ClientRequest')
     let state = socketState(socket)
     let fix = 'close it with `socket.end()` (or `socket.destroy()`)'
     if (pool) {
@@ -226,7 +226,7 @@ export const socketsProbe: Probe<Socket> = {
       // unexpectedly" from an emitter nobody listens to, ioredis schedules a reconnect. Either lands in the next
       // test. The leaked client is dead anyway: its socket is closed without telling it. Node's HTTP clients
       // (http.Agent, fetch) handle a closed socket and keep their pools consistent, so they are told.
-      if (!isClientRequest(socket._httpMessage) && !undiciSockets.has(socket) && !socket.server) {
+      if (!isHttp(socket._httpMessage, 'ClientRequest') && !undiciSockets.has(socket) && !socket.server) {
         for (const event of ['close', 'end', 'error', 'timeout', 'data', 'readable']) socket.removeAllListeners(event)
         socket.on('error', () => {})
       }
@@ -237,7 +237,7 @@ export const socketsProbe: Probe<Socket> = {
   },
 
   lastUse(socket) {
-    const request = isClientRequest(socket._httpMessage) ? socket._httpMessage : undiciRequestOf.get(socket)
+    const request = isHttp(socket._httpMessage, 'ClientRequest') ? socket._httpMessage : undiciRequestOf.get(socket)
     return request ? requests.get(request) : undefined
   },
 
@@ -312,10 +312,11 @@ function undiciRequestLabel(request: object | undefined): string | undefined {
 }
 
 function isBusyRequest(socket: Socket): boolean {
-  return isClientRequest(socket._httpMessage) || undiciSockets.has(socket)
+  return isHttp(socket._httpMessage, 'ClientRequest') || undiciSockets.has(socket)
 }
 
-function isGlobalAgent(agent: http.Agent & { protocol?: string }): boolean {
+/** Node's global agent of node:http or node:https. */
+export function isGlobalAgent(agent: http.Agent & { protocol?: string }): boolean {
   // an https agent exists only once node:https is loaded
   return agent === loadedHttp()?.globalAgent || (agent.protocol === 'https:' && agent === https().globalAgent)
 }
