@@ -264,14 +264,19 @@ function hasOwnAroundEach(suite: TaskLike, getHooks: RunnerApi['getHooks']): boo
   return (suite.tasks ?? []).some((task) => task.type === 'suite' && hasOwnAroundEach(task, getHooks))
 }
 
+/** Whether any test of the suite, at any depth, is `test`. */
+function someTest(suite: TaskLike, test: (task: TaskLike) => boolean): boolean {
+  return (suite.tasks ?? []).some((task) => (task.type === 'suite' ? someTest(task, test) : test(task)))
+}
+
 /** Whether any test of the suite ran (passed or failed). */
 function hasRunTest(suite: TaskLike): boolean {
-  return (suite.tasks ?? []).some((task) => (task.type === 'suite' ? hasRunTest(task) : task.result?.state === 'pass' || task.result?.state === 'fail'))
+  return someTest(suite, (task) => task.result?.state === 'pass' || task.result?.state === 'fail')
 }
 
 /** Whether any test of the file runs concurrently (`test.concurrent`, `describe.concurrent`, `sequence.concurrent`). */
 function hasConcurrentTest(suite: TaskLike): boolean {
-  return (suite.tasks ?? []).some((task) => (task.type === 'suite' ? hasConcurrentTest(task) : task.concurrent === true))
+  return someTest(suite, (task) => task.concurrent === true)
 }
 
 /**
