@@ -30,14 +30,7 @@ export class Tag<T> {
   }
 
   get(target: object): T | undefined {
-    let value: T | undefined
-    try {
-      value = (target as Record<symbol, T | undefined>)[this.#key]
-    } catch {
-      // a Proxy whose get trap throws for keys it does not know
-      value = undefined
-    }
-    return value ?? this.#aside?.get(target)
+    return this.#own(target) ?? this.#aside?.get(target)
   }
 
   /**
@@ -45,7 +38,16 @@ export class Tag<T> {
    * targets), whose property lookup misses through a long prototype chain.
    */
   getAsideFirst(target: object): T | undefined {
-    return this.#aside?.get(target) ?? this.get(target)
+    return this.#aside?.get(target) ?? this.#own(target)
+  }
+
+  #own(target: object): T | undefined {
+    try {
+      return (target as Record<symbol, T | undefined>)[this.#key]
+    } catch {
+      // a Proxy whose get trap throws for keys it does not know
+      return undefined
+    }
   }
 
   /** Whether `setAside` tagged it: a WeakMap lookup, without the property read (which is slow on an AbortSignal). */
