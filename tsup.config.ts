@@ -5,7 +5,7 @@ const shared: Options = {
   sourcemap: false,
   // vitest and its runner are the user's copy, never bundled; nor are the loader and the worker's code in the entries
   // that load them
-  external: ['vitest', 'vitest/suite', 'vitest/node', 'vite', './worker.js', './load-worker.js'],
+  external: ['vitest', 'vitest/suite', 'vitest/node', 'vite', './worker.js', './load-worker.cjs'],
   // several builds write into dist/: `npm run build` empties it first
   clean: false,
 }
@@ -13,10 +13,10 @@ const shared: Options = {
 export default defineConfig([
   // the plugin, in the main process (and `ignoreLeaks`, `LeakError` in test files)
   { ...shared, entry: { index: 'src/index.ts' }, format: ['esm'], dts: true },
-  // the entries a test file loads: small, they load the worker's code with load-worker.ts, a file of its own (shared,
-  // it would be a chunk behind a file that only re-exports it: one more module to load for every test file)
-  { ...shared, entry: { setup: 'src/setup.ts', matchers: 'src/matchers-entry.ts' }, format: ['esm'], dts: true },
-  { ...shared, entry: { 'load-worker': 'src/load-worker.ts' }, format: ['esm'], dts: false },
+  // the entries a test file loads: small, each whole in one file (a chunk they shared would be one more ES module to
+  // load for every test file); they load the worker's code with load-worker.cjs, a CommonJS module (see there)
+  { ...shared, entry: { setup: 'src/setup.ts', matchers: 'src/matchers-entry.ts' }, format: ['esm'], splitting: false, dts: true },
+  { ...shared, entry: { 'load-worker': 'src/load-worker.ts' }, format: ['cjs'], dts: false },
   // the worker's code, whole in one file, as an ES module and as a script with a code cache; `import.meta.url` of the
   // script is its own file's
   { ...shared, entry: { worker: 'src/worker.ts' }, format: ['esm', 'cjs'], splitting: false, shims: true, dts: false },

@@ -1,5 +1,6 @@
 /**
- * Loads the worker's code (worker.ts) into a test file's process, once per worker.
+ * Compiles the worker's code (worker.ts) into a test file's process, once per process: a CommonJS module of its own
+ * (dist/load-worker.cjs), which the setup entry requires (see start-worker.ts).
  *
  * In the forks and threads pools every test file gets a fresh process or thread, which compiles the plugin's ~150 KB
  * again: ~7 ms as ES modules, most of the plugin's start-up cost per test file. So the worker's code is also built as
@@ -7,17 +8,14 @@
  * (`node_modules/.vite/vitest-leaks/`, the plugin passes the folder in): a test file then starts ~5 ms sooner, and the
  * functions it needs are compiled already. The cache is V8's own bytecode of this exact file: V8 refuses one made by
  * another V8, with other flags or for other source, and a refused, missing, unreadable or unwritable cache only means
- * compiling as usual (and writing a new one). In the vm pools a test file runs in a context of its own, where a script
- * compiled here would see the wrong globals: there the ES module build is imported, as any module is.
+ * compiling as usual (and writing a new one). This loader is a CommonJS module because Node loads one in a fraction
+ * of the time an ES module takes in a test file's process (~0.3 ms against ~1.1 ms).
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import vm from 'node:vm'
-import * as vitest from 'vitest'
+import { Script } from 'node:vm'
 import { PROVIDE_KEY, type ProvidedConfig } from './provide.js'
-import { inVmContext } from './realm.js'
 import type { VitestApi } from './vitest-api.js'
 import type * as WorkerModule from './worker.js'
 
@@ -30,29 +28,18 @@ export interface LoadedWorker {
   saveCodeCache: () => void
 }
 
-// One load per process (each worker thread has its own `process`); the vm pools import, and Node or Vitest keep one
-// instance per context.
+// One load per process (each worker thread has its own `process`).
 const LOADED = Symbol.for('vitest-leaks.worker')
 
 interface Compiled {
   worker: Worker
   /** Set while a code cache should be written: the script, and where. */
-  pending?: { script: vm.Script; cache: CacheFile }
+  pending?: { script: Script; cache: CacheFile }
 }
 
-export async function loadWorker(): Promise<LoadedWorker> {
-  const api: VitestApi = {
-    module: vitest,
-    // Not a literal: Vitest 5 transforms the setup file with Vite, whose import analysis resolves every literal
-    // `import('…')`, even one never reached, and fails the test file because Vitest 5 has no `vitest/suite` export.
-    importSuite: () => import(/* @vite-ignore */ SUITE),
-  }
-  if (inVmContext()) {
-    const worker = (await import('./worker.js')) as Worker
-    return { worker, api, saveCodeCache: () => {} }
-  }
+export function loadWorker(api: VitestApi): LoadedWorker {
   const host = process as unknown as Record<symbol, Compiled | undefined>
-  const compiled = (host[LOADED] ??= compile(codeCacheDir()))
+  const compiled = (host[LOADED] ??= compile(codeCacheDir(api)))
   return {
     worker: compiled.worker,
     api,
@@ -64,12 +51,10 @@ export async function loadWorker(): Promise<LoadedWorker> {
   }
 }
 
-const SUITE = 'vitest/suite'
-
 /** Where the plugin said to keep the code cache; none without the plugin (`setupFiles: ['vitest-leaks/setup']`). */
-function codeCacheDir(): string | undefined {
+function codeCacheDir(api: VitestApi): string | undefined {
   try {
-    const provided = (vitest.inject as (key: string) => ProvidedConfig | undefined)(PROVIDE_KEY)
+    const provided = (api.module.inject as (key: string) => ProvidedConfig | undefined)(PROVIDE_KEY)
     return provided?.codeCacheDir
   } catch {
     return undefined
@@ -77,12 +62,13 @@ function codeCacheDir(): string | undefined {
 }
 
 function compile(cacheDir: string | undefined): Compiled {
-  const file = fileURLToPath(new URL('./worker.cjs', import.meta.url))
+  // built as CommonJS (dist/load-worker.cjs), beside worker.cjs
+  const file = join(__dirname, 'worker.cjs')
   const source = readFileSync(file, 'utf8')
   const cache = cacheDir === undefined ? undefined : cacheFileOf(file, cacheDir)
   const cachedData = cache === undefined ? undefined : readCache(cache.path)
   // the module wrapper of Node's CommonJS loader, on one line so that line numbers stay those of the file
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: file,
     cachedData,
   })
@@ -128,7 +114,7 @@ function readCache(file: string): Buffer | undefined {
  * written right after compiling, which holds only the top level). Through a file of its own and a rename, so that a
  * worker never reads a half-written cache; the caches of other builds of the worker go.
  */
-function writeCodeCache(script: vm.Script, { path, build }: CacheFile): void {
+function writeCodeCache(script: Script, { path, build }: CacheFile): void {
   try {
     const data = script.createCachedData()
     const dir = dirname(path)

@@ -2,10 +2,11 @@
  * The per-worker entry: `setupFiles: ['vitest-leaks/setup']`, or added first by the `leaks()` plugin. Installs the
  * probes once per worker and wires the per-test, per-suite and per-file checks into this test file.
  *
- * Nothing is imported statically: in browser mode the plugin (which imports Node's built-in modules) must not even
- * load, so it is imported once Node's process APIs are known to be there, one dynamic import at a time (several at
- * once race in Vitest 3.2's vm pools: "request for './chunk-….js' is not in cache").
+ * Nothing is imported statically but start-worker.ts, bundled in: in browser mode the plugin (which imports Node's
+ * built-in modules) must not even load, so it is loaded once Node's process APIs are known to be there, one dynamic
+ * import at a time (several at once race in Vitest 3.2's vm pools: "request for './chunk-….js' is not in cache").
  */
+import { startWorker } from './start-worker.js'
 
 /** Browser mode, or any environment without Node's process APIs: nothing to check, said once (per browser page). */
 function hasNodeResources(): boolean {
@@ -32,8 +33,7 @@ function hasNodeResources(): boolean {
 }
 
 if (hasNodeResources()) {
-  const { loadWorker } = await import('./load-worker.js')
-  const { worker, api, saveCodeCache } = await loadWorker()
+  const { worker, api, saveCodeCache } = await startWorker()
   await worker.setUpWorker(api)
   // at the end of the test file, so that the cache also holds what each test and each check compiled (see load-worker)
   api.module.afterAll(() => saveCodeCache())
