@@ -1,11 +1,22 @@
+import type * as FsModule from 'node:fs'
 import { createRequire } from 'node:module'
 import type httpModule from 'node:http'
 import type httpsModule from 'node:https'
 import type v8Module from 'node:v8'
 import type osModule from 'node:os'
+import type * as TimersModule from 'node:timers'
 import { workerState } from './worker-state.js'
 
 const require = createRequire(import.meta.url)
+
+/**
+ * The module objects of `node:fs` and `node:timers`, whose functions the probes replace. Required, not imported: in
+ * the worker's CommonJS build (load-worker.ts) a default or namespace import of a built-in module is a copy of all
+ * its exports, made again in every test file's process (~0.3 ms for the plugin's modules); elsewhere the plugin
+ * imports Node's functions by name, which reads them from the module object at each call.
+ */
+export const fs = require('node:fs') as typeof FsModule
+export const timers = require('node:timers') as typeof TimersModule
 
 /**
  * `node:https` loads TLS and crypto with it (~4 ms, some 25 internal modules). A test file that never uses HTTPS

@@ -323,7 +323,7 @@ export class Ledger {
 
   /**
    * A creation stack for one of a family made by the thousand (timers; the HTTP requests that may leave a connection
-   * busy), unless `scope` has already kept `stacksPerTest` of that family: a stack costs ~2.5 µs in a loop and ~10 µs
+   * busy), unless `scope` has already kept `stacksPerTest` of that family: a stack costs ~2.5 us in a loop and ~10 us
    * between network round trips, more than the call itself.
    */
   budgetedStack(family: StackFamily, skip: Function, frames: number | undefined, scope: Scope = this.current): LazyCallSites | undefined {

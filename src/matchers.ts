@@ -4,7 +4,8 @@
  * pool is still open. Synchronous, so it works with `.not` and under `await expect.poll(() => server)`.
  */
 import type http from 'node:http'
-import net from 'node:net'
+import type net from 'node:net'
+import { Server as NetServer, Socket as NetSocket } from 'node:net'
 import { https, isHttp } from './builtins.js'
 import { drawCodeFrame, positionOf } from './code-frame.js'
 import type { Ledger } from './ledger.js'
@@ -130,8 +131,8 @@ function formatDuration(ms: number): string {
 
 function subjectOf(received: unknown): Subject | undefined {
   if (received === null || typeof received !== 'object') return undefined
-  if (received instanceof net.Socket) return socketSubject(received)
-  if (received instanceof net.Server) return serverSubject(received)
+  if (received instanceof NetSocket) return socketSubject(received)
+  if (received instanceof NetServer) return serverSubject(received)
   if (isHttp(received, 'Agent')) return agentSubject(received)
   return webSocketServerSubject(received) ?? undiciSubject(received)
 }
@@ -180,7 +181,7 @@ function webSocketServerSubject(received: object): Subject | undefined {
   const wss = received as WebSocketServerLike
   if (typeof wss.handleUpgrade !== 'function' || typeof wss.options !== 'object') return undefined
   // its own HTTP server (`port` option): every connection it accepted, upgraded or not
-  const own = wss.options?.port != null && wss._server instanceof net.Server ? wss._server : undefined
+  const own = wss.options?.port != null && wss._server instanceof NetServer ? wss._server : undefined
   if (!wss.clients && !own) {
     throw new TypeError(
       'toHaveNoOpenSockets() cannot read the connections of this WebSocketServer: it was created with `clientTracking: false` and no port of its own. Keep client tracking on (the default), or assert on the server you passed to it.',
@@ -237,7 +238,7 @@ function collectUndiciSockets(dispatcher: object, into: Set<net.Socket>, depth: 
   }
   if (symbols.has('connector') || symbols.has('socket')) {
     const socket = symbols.get('socket')
-    if (socket instanceof net.Socket && !socket.destroyed) into.add(socket)
+    if (socket instanceof NetSocket && !socket.destroyed) into.add(socket)
     return true
   }
   return false

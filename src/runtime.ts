@@ -1,5 +1,5 @@
 import { syncBuiltinESMExports } from 'node:module'
-import timers from 'node:timers'
+import { timers } from './builtins.js'
 import { closeLeaks, findLeaks, type Leak } from './check.js'
 import { showInternalError } from './internal-error.js'
 import { Ledger, createScope, type Scope } from './ledger.js'

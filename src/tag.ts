@@ -22,7 +22,7 @@ export class Tag<T> {
   }
 
   /**
-   * In the WeakMap: for objects whose properties are slow to add (an AbortSignal, ~0.8 µs against ~0.4 µs for a
+   * In the WeakMap: for objects whose properties are slow to add (an AbortSignal, ~0.8 us against ~0.4 us for a
    * WeakMap entry). An object is tagged one way or the other, never both: the property is read first.
    */
   setAside(target: object, value: T): void {

@@ -1,4 +1,4 @@
-import dc from 'node:diagnostics_channel'
+import { subscribe as dcSubscribe, unsubscribe as dcUnsubscribe } from 'node:diagnostics_channel'
 import { showInternalError } from '../internal-error.js'
 
 /**
@@ -14,6 +14,6 @@ export function subscribe<M>(name: string, onMessage: (message: M) => void): () 
       showInternalError(error)
     }
   }
-  dc.subscribe(name, listener)
-  return () => dc.unsubscribe(name, listener)
+  dcSubscribe(name, listener)
+  return () => dcUnsubscribe(name, listener)
 }

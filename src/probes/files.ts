@@ -1,6 +1,6 @@
-import fs from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import { fs } from '../builtins.js'
 import type { Ledger } from '../ledger.js'
 import type { Probe, ResourceState } from './probe.js'
 

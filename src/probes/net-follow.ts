@@ -1,4 +1,5 @@
-import net from 'node:net'
+import type net from 'node:net'
+import { Socket } from 'node:net'
 import { showInternalError } from '../internal-error.js'
 import { subscribe } from './channel.js'
 import { follow, followers, replaceMethod, type Followers } from './follow.js'
@@ -66,7 +67,7 @@ export function followAcceptedSockets(listener: AcceptedSocketListener): () => v
 }
 
 function patchConnect(clients: Followers<ClientSocketListener>): () => boolean {
-  const proto = net.Socket.prototype as { connect: Function }
+  const proto = Socket.prototype as { connect: Function }
   const original = proto.connect
   const connect = function connect(this: net.Socket, ...args: unknown[]) {
     for (const listener of clients.listeners) {

@@ -1,6 +1,6 @@
-import net from 'node:net'
+import type net from 'node:net'
 import { dirname } from 'node:path'
-import timers from 'node:timers'
+import { setImmediate } from 'node:timers'
 import { fileURLToPath } from 'node:url'
 import { findCollectionRetainers, garbageCollector, HeapTooLargeError, type CollectionRetainer } from '../heap.js'
 import type { Ledger } from '../ledger.js'
@@ -42,7 +42,7 @@ let lastId = 0
 const ownDir = dirname(fileURLToPath(import.meta.url))
 const ownUrl = `file://${ownDir}`
 // Node's own, out of reach of fake timers (a test that leaves them installed must not stall the check)
-const realSetImmediate = timers.setImmediate
+const realSetImmediate = setImmediate
 
 let collect: (() => void) | undefined
 let onInternalError: (error: unknown) => void = () => {}

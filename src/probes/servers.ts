@@ -1,5 +1,6 @@
 import type http from 'node:http'
-import net from 'node:net'
+import type net from 'node:net'
+import { Server as NetServer } from 'node:net'
 import { https, isHttp } from '../builtins.js'
 import type { Ledger } from '../ledger.js'
 import { osSocketState } from '../os/socket-state.js'
@@ -25,7 +26,7 @@ export const serversProbe: Probe<Server> = {
   kind: 'servers',
 
   install(ledger: Ledger) {
-    const proto = net.Server.prototype as any
+    const proto = NetServer.prototype as any
     const original = proto.listen as Function
     const originalSetup = proto._listen2 as Function
     if ((original as any)[PATCHED]) return () => {}

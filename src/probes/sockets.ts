@@ -1,5 +1,5 @@
 import type http from 'node:http'
-import net from 'node:net'
+import type net from 'node:net'
 import { https, isHttp, loadedHttp } from '../builtins.js'
 import type { Ledger } from '../ledger.js'
 import { Tag } from '../tag.js'

@@ -1,5 +1,5 @@
-import timers from 'node:timers'
 import { promisify } from 'node:util'
+import { timers } from '../builtins.js'
 import type { Ledger } from '../ledger.js'
 import { FREQUENT_LIMIT } from '../stack.js'
 import { mainRealm } from '../realm.js'

@@ -1,9 +1,10 @@
-import fs from 'node:fs'
+import type { FSWatcher, StatWatcher } from 'node:fs'
+import { fs } from '../builtins.js'
 import type { Ledger } from '../ledger.js'
 import type { Probe } from './probe.js'
 
 // fs.FSWatcher and the StatWatcher of fs.watchFile both drop their native handle when closed
-type Watcher = (fs.FSWatcher | fs.StatWatcher) & { _handle?: unknown }
+type Watcher = (FSWatcher | StatWatcher) & { _handle?: unknown }
 
 interface WatchInfo {
   path: string
@@ -62,7 +63,7 @@ export const watchersProbe: Probe<Watcher> = {
     const watched = info.get(watcher)
     try {
       if (watched?.how === 'watchFile') fs.unwatchFile(watched.path)
-      else (watcher as fs.FSWatcher).close()
+      else (watcher as FSWatcher).close()
     } catch {
       // already closed
     }
