@@ -78,13 +78,17 @@ export function fdCount(): number | undefined {
 
 let held: { fd: number; dev: number; ino: number } | undefined
 
+// Node's own `openSync`, taken when this module loads, before the files probe replaces it: the plugin's descriptor
+// is not a file for that probe to follow (a creation stack, a record) and tell apart as the plugin's
+const openOwn = openSync
+
 /**
  * Opens /proc/self/fd for `fdCount`; returns the undo. Its descriptor is one of the process's from then on: open it
  * before listing them.
  */
 export function holdFdDir(): () => void {
   try {
-    const fd = openSync(FD_DIR, 'r')
+    const fd = openOwn(FD_DIR, 'r')
     const { dev, ino } = fstatSync(fd)
     const mine = { fd, dev, ino }
     held = mine

@@ -1,4 +1,4 @@
-import { fstatSync, statSync } from 'node:fs'
+import { fstatSync } from 'node:fs'
 import type { Worker } from 'node:worker_threads'
 import { isMainThread } from '../builtins.js'
 import type { Ledger, LeakRecord, Scope } from '../ledger.js'
@@ -204,11 +204,15 @@ function diff(snap: Snapshot, names: string[]): Array<{ name: string; identity: 
   return fresh
 }
 
+/**
+ * What a descriptor number is open on now (its device and inode), undefined once closed. An fstat of the number:
+ * ~2 µs, against ~15 µs for a stat of its /proc link when the test file starts (one per descriptor then). A closed
+ * number costs an exception instead, ~15 µs: asked mostly about open ones (the listing's own, closed, is one of ~20).
+ */
 function fdIdentity(fd: number | string): string | undefined {
-  // a stat through the /proc link: no exception for a closed descriptor (fstat would throw, which costs more)
   try {
-    const stat = statSync(`/proc/self/fd/${fd}`, { throwIfNoEntry: false })
-    return stat ? `${stat.dev}:${stat.ino}` : undefined
+    const stat = fstatSync(Number(fd))
+    return `${stat.dev}:${stat.ino}`
   } catch {
     return undefined
   }
