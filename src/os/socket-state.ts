@@ -25,7 +25,7 @@ export function osSocketState(resource: object): OsSocketState {
   try {
     const handleFd = socket._handle?.fd
     const fd = typeof handleFd === 'number' && handleFd >= 0 ? handleFd : undefined
-    if (procAvailable) return procState(socket, fd)
+    if (procAvailable()) return procState(socket, fd)
     if (fd === undefined || process.platform === 'win32') return {}
     const file = lsofFile(fd)
     return { fd, ...(file?.tcpState ? { tcpState: file.tcpState } : {}) }

@@ -71,7 +71,7 @@ export const descriptorsProbe: Probe<Descriptor> = {
   kind: 'descriptors',
 
   install(ledger: Ledger) {
-    if (!procAvailable || !isMainThread()) return () => {}
+    if (!procAvailable() || !isMainThread()) return () => {}
     const release = holdFdDir()
     const names = listFds()
     if (!names) {

@@ -141,10 +141,23 @@ export const handlesProbe: Probe<UnknownResource> = {
 function countJudged(): Map<string, number> {
   const counts = new Map<string, number>()
   for (const type of process.getActiveResourcesInfo()) {
-    if (FOLLOWED.has(type) || BENIGN_TYPES.some((rule) => rule.match.test(type))) continue
+    if (!isJudged(type)) continue
     counts.set(type, (counts.get(type) ?? 0) + 1)
   }
   return counts
+}
+
+// Per type name, once: the list has an entry per resource (a test's thousands of timers among them), of a few types.
+const judgedTypes = new Map<string, boolean>()
+
+/** Whether resources of this type are this probe's to judge: followed by no other probe, and not benign. */
+function isJudged(type: string): boolean {
+  let judged = judgedTypes.get(type)
+  if (judged === undefined) {
+    judged = !FOLLOWED.has(type) && !BENIGN_TYPES.some((rule) => rule.match.test(type))
+    judgedTypes.set(type, judged)
+  }
+  return judged
 }
 
 function activeHandles(): object[] {
