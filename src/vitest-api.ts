@@ -2,7 +2,7 @@ import type * as VitestModule from 'vitest'
 
 /**
  * Vitest as the worker's code sees it. The worker's code never imports `vitest` itself: the entry that loads it
- * (load-worker.ts) hands it in, so that one build of it can be loaded as a plain script, with a code cache.
+ * (start-worker.ts) hands it in, so that one build of it can be loaded as a plain script, with a code cache.
  */
 export interface VitestApi {
   /** The `vitest` module of this test file (its `expect`, `inject`, `TestRunner`...). */
