@@ -1,7 +1,7 @@
 // Overhead benchmark: runs the suite in bench/suite without the plugin and with it, alternately, and reports the
 // median wall time of each and their ratio. Plain Node, no dependencies. `npm run bench` builds the plugin first.
 //
-//   BENCH_ROUNDS           measured rounds of the whole suite (default 5; one extra warm-up round is discarded)
+//   BENCH_ROUNDS           measured rounds of the whole suite (default 15; one extra warm-up round is discarded)
 //   BENCH_WORKLOAD_ROUNDS  measured rounds of each workload file on its own (default 3; 0 skips them)
 //   BENCH_ONLY             comma-separated workload names to run on their own (default: all)
 //
@@ -90,7 +90,7 @@ function intFromEnv(name, fallback) {
   return value
 }
 
-const ROUNDS = Math.max(1, intFromEnv('BENCH_ROUNDS', 5))
+const ROUNDS = Math.max(1, intFromEnv('BENCH_ROUNDS', 15))
 const WORKLOAD_ROUNDS = intFromEnv('BENCH_WORKLOAD_ROUNDS', 3)
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean)
 
