@@ -3,10 +3,10 @@
  * matchers-entry.ts), each of which has its own copy of this file: a chunk they shared would be one more ES module
  * to load for every test file, ~1 ms each in a test file's process.
  *
- * Nothing is imported statically (in browser mode these entries must not load Node's built-in modules). Outside the
- * vm pools the worker's code is compiled by load-worker.cjs, a CommonJS module, with a code cache; in the vm pools
- * a test file runs in a context of its own, where a script compiled by the worker's CommonJS loader would see the
- * wrong globals: there the ES module build is imported, as any module is.
+ * Nothing outside the entry's own file is imported statically (in browser mode these entries must not load Node's
+ * built-in modules). Outside the vm pools the worker's code is compiled by load-worker.cjs, a CommonJS module, with a
+ * code cache; in the vm pools a test file runs in a context of its own, where a script compiled by the worker's
+ * CommonJS loader would see the wrong globals: there the ES module build is imported, as any module is.
  */
 import type * as VitestModule from 'vitest'
 import type { LoadedWorker, Worker } from './load-worker.js'
