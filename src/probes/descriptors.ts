@@ -2,7 +2,7 @@ import { fstatSync } from 'node:fs'
 import type { Worker } from 'node:worker_threads'
 import { isMainThread } from '../builtins.js'
 import type { Ledger, LeakRecord, Scope } from '../ledger.js'
-import { fdCount, holdFdDir, listFds, procAvailable, readFdLink, socketInfo, socketInode } from '../os/proc.js'
+import { fdCount, holdFdDir, listFds, readFdLink, socketInfo, socketInode } from '../os/proc.js'
 import { explainTcpState } from '../os/socket-state.js'
 import { subscribe } from './channel.js'
 import { formatHostPort } from './net-describe.js'
@@ -71,8 +71,9 @@ export const descriptorsProbe: Probe<Descriptor> = {
   kind: 'descriptors',
 
   install(ledger: Ledger) {
-    if (!procAvailable() || !isMainThread()) return () => {}
+    if (process.platform !== 'linux' || !isMainThread()) return () => {}
     const release = holdFdDir()
+    // no listing where /proc is hidden (a sandbox): nothing to snapshot
     const names = listFds()
     if (!names) {
       release()

@@ -1,7 +1,7 @@
 import type net from 'node:net'
 import { dirname } from 'node:path'
-import { setImmediate } from 'node:timers'
 import { fileURLToPath } from 'node:url'
+import { timers } from '../builtins.js'
 import { findCollectionRetainers, garbageCollector, HeapTooLargeError, type CollectionRetainer } from '../heap.js'
 import type { Ledger } from '../ledger.js'
 import { captureCallSites, isCreatedByVitest, type CallSites } from '../stack.js'
@@ -42,7 +42,7 @@ let lastId = 0
 const ownDir = dirname(fileURLToPath(import.meta.url))
 const ownUrl = `file://${ownDir}`
 // Node's own, out of reach of fake timers (a test that leaves them installed must not stall the check)
-const realSetImmediate = setImmediate
+const realSetImmediate = timers.setImmediate
 
 let collect: (() => void) | undefined
 let onInternalError: (error: unknown) => void = () => {}
