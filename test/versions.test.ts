@@ -58,7 +58,8 @@ async function runTarget(target: Target): Promise<void> {
   outcomes.set(target.name, { run, fixture, matchers, standalone, matchersFixture, pools, poolsFixture, retries, retriesFixture, projects, projectsFixture })
 }
 
-// Both runs at once by default (each is one Vitest process with its own pool; about 8 s together instead of 15 s).
+// Every target at once by default (each is one Vitest process at a time with its own pool; on 2 CPUs about 26 s for
+// the three instead of 54 s).
 // VERSIONS_SERIAL=1 runs them one after the other, for a loaded machine where timing-sensitive fixtures (a child
 // process that exits by itself within `settleTimeout`) could be judged late.
 beforeAll(async () => {

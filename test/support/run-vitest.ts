@@ -79,7 +79,14 @@ export async function runVitest(fixture: string, options: RunOptions = {}): Prom
   let output = ''
   child.stdout.on('data', (chunk) => (output += chunk))
   child.stderr.on('data', (chunk) => (output += chunk))
-  const exitCode = await new Promise<number | null>((resolveExit) => child.on('close', resolveExit))
+  // a spawn that fails (no such Node binary or cwd) emits 'error' and never 'close': the run's output says why
+  const exitCode = await new Promise<number | null>((resolveExit) => {
+    child.on('close', resolveExit)
+    child.on('error', (error) => {
+      output += `runVitest: could not start ${options.node ?? process.execPath} in ${cwd}: ${error.message}\n`
+      resolveExit(null)
+    })
+  })
   const durationMs = performance.now() - started
   let parsed: { modules: ModuleOutcome[]; unhandled: ErrorOutcome[] } = { modules: [], unhandled: [] }
   try {
