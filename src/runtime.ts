@@ -69,9 +69,10 @@ export function getRuntime(options: ResolvedOptions): Runtime {
   // trace mode is for hunting a leak down: every stack is kept
   ledger.stacksPerTest = options.trace ? Infinity : options.stacksPerTest
   if (options.trace) enableTrace(ledger)
-  for (const kind of options.kinds) {
+  for (const probe of PROBES) {
+    if (!options.kinds.includes(probe.kind)) continue
     try {
-      undo.push(PROBES[kind].install(ledger))
+      undo.push(probe.install(ledger))
     } catch (error) {
       // one probe that cannot install (an unexpected Node internals shape) must not take the others down
       reportInternalError(runtime, error)
