@@ -11,6 +11,7 @@ import { clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf
 import { followAgentPrototype, type AgentPrototype } from './http-agents.js'
 import { formatHostPort, plural } from './net-describe.js'
 import { followAcceptedSockets, followClientSockets } from './net-follow.js'
+import { followUndiciWebSockets, forgetUpgrade, isWebSocketClosing, isWebSocketUpgrade, noteUndiciRequestSent } from './undici-websockets.js'
 import type { JudgeContext, Probe, ResourceState, Use } from './probe.js'
 
 type Socket = net.Socket & {
@@ -122,8 +123,9 @@ export const socketsProbe: Probe<Socket> = {
       fetchSites = undefined
       requests.set(request, new RequestUse(sites === NO_STACK ? undefined : sites, ledger.current))
     }
-    const onUndiciHeaders = ({ request, socket }: { request: object; socket: object }) => {
+    const onUndiciHeaders = ({ request, socket }: { request: object; socket: Socket }) => {
       undiciRequestOf.set(socket, request)
+      noteUndiciRequestSent(request, socket)
     }
     const onUndiciConnected = ({ socket, connector }: { socket: object; connector?: unknown }) => {
       undiciSockets.add(socket)
@@ -134,6 +136,7 @@ export const socketsProbe: Probe<Socket> = {
       subscribe('undici:client:connected', onUndiciConnected),
       subscribe('undici:request:create', onUndiciRequest),
       subscribe('undici:client:sendHeaders', onUndiciHeaders),
+      followUndiciWebSockets(),
     )
     return () => {
       for (const fn of undo) fn()
@@ -143,6 +146,8 @@ export const socketsProbe: Probe<Socket> = {
   state(socket, ctx) {
     if (socket.destroyed) return { status: 'closed' }
     if (!ctx) return { status: 'open' }
+    // a WebSocket of undici's, out of its pool for good: open until `close()`, then on its way out
+    if (isUndiciWebSocket(socket)) return { status: isWebSocketClosing(socket) ? 'closing' : 'open' }
     const pool = poolOf(socket)
     if (pool) {
       return { status: pool.owner === ctx.scope ? 'open' : 'pooled' }
@@ -206,6 +211,11 @@ export const socketsProbe: Probe<Socket> = {
           ? `busy: the response body${label ? ` of ${label}` : ''} was never read (${state})`
           : `busy with a request${label ? `, ${label}` : ''} (${state})`
       fix = 'read the response body (`res.resume()` or consume it) or abort with `req.destroy()`'
+    } else if (isUndiciWebSocket(socket)) {
+      what = `WebSocket client (undici) ${what}`
+      const url = webSocketUrl(undiciRequestOf.get(socket))
+      state = `open${url ? ` to ${url}` : ''} (${state})`
+      fix = 'close it with `ws.close()`'
     } else if (undiciSockets.has(socket)) {
       what = `fetch (undici) ${what}`
       const label = undiciRequestLabel(undiciRequestOf.get(socket))
@@ -258,6 +268,7 @@ export const socketsProbe: Probe<Socket> = {
  */
 export function forgetClosedSocket(socket: net.Socket): void {
   byLocalAddress.clear()
+  forgetUpgrade(socket)
   const state = connections()
   prune(state.clients)
   const server = (socket as Socket).server
@@ -309,6 +320,17 @@ function undiciRequestLabel(request: object | undefined): string | undefined {
   const { method, origin, path } = (request ?? {}) as { method?: unknown; origin?: unknown; path?: unknown }
   if (typeof method !== 'string' || typeof path !== 'string' || origin === undefined) return undefined
   return `${method} ${String(origin).replace(/\/$/, '')}${path}`
+}
+
+/** `ws://127.0.0.1:3000/chat`, from the upgrade request of an undici WebSocket. */
+function webSocketUrl(request: object | undefined): string | undefined {
+  const { origin, path } = (request ?? {}) as { origin?: unknown; path?: unknown }
+  if (origin === undefined || typeof path !== 'string') return undefined
+  return `${String(origin).replace(/\/$/, '').replace(/^http/, 'ws')}${path}`
+}
+
+function isUndiciWebSocket(socket: Socket): boolean {
+  return undiciSockets.has(socket) && isWebSocketUpgrade(undiciRequestOf.get(socket))
 }
 
 function isBusyRequest(socket: Socket): boolean {
