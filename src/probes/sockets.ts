@@ -221,6 +221,9 @@ export const socketsProbe: Probe<Socket> = {
       const label = undiciRequestLabel(undiciRequestOf.get(socket))
       state = `busy: ${label ? `the response body of ${label}` : 'a response body'} was never read or cancelled (${state})`
       fix = 'read the body (`await res.text()`) or cancel it (`await res.body?.cancel()`)'
+    } else if (record?.sites?.some(isHttp2Connect)) {
+      what = `HTTP/2 client session on ${what}`
+      fix = 'close the session that `http2.connect()` returned with `session.close()`'
     } else if (socket.server) {
       const peer = peerOf(socket, ctx)
       fix = peer
@@ -331,6 +334,11 @@ function webSocketUrl(request: object | undefined): string | undefined {
 
 function isUndiciWebSocket(socket: Socket): boolean {
   return undiciSockets.has(socket) && isWebSocketUpgrade(undiciRequestOf.get(socket))
+}
+
+/** The frame of `http2.connect()` (gRPC clients use it too), which connects the session's socket. */
+function isHttp2Connect(site: NodeJS.CallSite): boolean {
+  return site.getFileName() === 'node:internal/http2/core' && site.getFunctionName() === 'connect'
 }
 
 function isBusyRequest(socket: Socket): boolean {
