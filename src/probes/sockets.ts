@@ -223,7 +223,7 @@ export const socketsProbe: Probe<Socket> = {
       fix = 'read the body (`await res.text()`) or cancel it (`await res.body?.cancel()`)'
     } else if (record?.sites?.some(isHttp2Connect)) {
       what = `HTTP/2 client session on ${what}`
-      fix = 'close the session that `http2.connect()` returned with `session.close()`'
+      fix = 'close the session with `session.close()` (a gRPC client: `client.close()`)'
     } else if (socket.server) {
       const peer = peerOf(socket, ctx)
       fix = peer
