@@ -20,7 +20,7 @@ const SUITE = 'vitest/suite'
 export async function startWorker(): Promise<LoadedWorker> {
   const api: VitestApi = {
     module: (await import('vitest')) as typeof VitestModule,
-    importSuite: () => import(/* @vite-ignore */ SUITE),
+    importSuite,
   }
   if (inVmContextFast()) {
     const worker = (await import('./worker.js')) as Worker
@@ -28,6 +28,25 @@ export async function startWorker(): Promise<LoadedWorker> {
   }
   const load = (await nodeRequire())('./load-worker.cjs') as typeof import('./load-worker.js')
   return load.loadWorker(api)
+}
+
+/**
+ * `vitest/suite` (Vitest 3.2 and 4.0). In Vitest 4.0's vm pools a bare specifier imported at run time is not resolved
+ * ("Cannot find package 'vitest/suite'"): there the file it names is imported instead, found from this file.
+ */
+async function importSuite(): Promise<unknown> {
+  try {
+    return await import(/* @vite-ignore */ SUITE)
+  } catch (error) {
+    let url: string
+    try {
+      const require = await nodeRequire()
+      url = (require('node:url') as typeof import('node:url')).pathToFileURL(require.resolve(SUITE)).href
+    } catch {
+      throw error
+    }
+    return import(/* @vite-ignore */ url)
+  }
 }
 
 /** `require` from this file, through `process.getBuiltinModule` (Node 20.16, 22.3) when there is one. */
