@@ -38,15 +38,27 @@ export function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedOptions
 
 /** Waits for what is closing (up to `settleTimeout`), then returns what is still open. */
 async function settle(alive: Judged[], ctx: JudgeContext, pooled: LeakRecord[], options: ResolvedOptions, timers: RealTimers): Promise<Leak[]> {
+  // Whether the last look found something closed that was alive before: a socket is destroyed (and judged closed) a
+  // turn before its 'close' event, whose handlers may still clear what guarded it (ioredis' disconnect timer).
+  let closedSome = false
+  const look = () => {
+    const before = alive.length
+    alive = judge(alive.map((j) => j.record), ctx, pooled)
+    closedSome = alive.length < before
+  }
   for (let turn = 0; turn < SETTLE_TURNS && alive.length > 0; turn++) {
     await new Promise<void>((resolve) => timers.setImmediate(resolve))
-    alive = judge(alive.map((j) => j.record), ctx, pooled)
+    look()
   }
   const deadline = Date.now() + options.settleTimeout
   while (alive.some((j) => j.status === 'closing' || j.status === 'pending') && Date.now() < deadline) {
     const wait = Math.min(SETTLE_POLL_MS, deadline - Date.now())
     await new Promise<void>((resolve) => timers.setTimeout(resolve, wait))
-    alive = judge(alive.map((j) => j.record), ctx, pooled)
+    look()
+  }
+  for (let turn = 0; turn < SETTLE_TURNS && closedSome && alive.length > 0; turn++) {
+    await new Promise<void>((resolve) => timers.setImmediate(resolve))
+    look()
   }
   repool(pooled, ctx.ledger)
   const leaked = alive.filter((j) => j.status !== 'pending').map((j) => j.record)
