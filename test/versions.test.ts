@@ -58,10 +58,10 @@ async function runTarget(target: Target): Promise<void> {
   outcomes.set(target.name, { run, fixture, matchers, standalone, matchersFixture, pools, poolsFixture, retries, retriesFixture, projects, projectsFixture })
 }
 
-// Two targets at a time by default (each is one Vitest process at a time with its own pool): on 2 CPUs, more at once
-// (with integration.test.ts running beside them) slows loopback connections enough that a socket closed without
-// waiting can take longer than `settleTimeout` to close, and a fixture's timing-sensitive test is judged late.
-// VERSIONS_SERIAL=1 runs them one after the other, for a machine loaded more than that.
+// Two targets at a time by default (each is one Vitest process at a time with its own pool): with four targets on 2
+// CPUs, and integration.test.ts running beside them, more at once only adds load under the timing-sensitive fixtures
+// (a child process that exits by itself within `settleTimeout`). VERSIONS_SERIAL=1 runs them one after the other,
+// for a machine loaded more than that.
 const AT_ONCE = process.env.VERSIONS_SERIAL ? 1 : 2
 
 beforeAll(async () => {

@@ -64,3 +64,9 @@ export function finishIterator(iterator: object): void {
     // a generator already running: it ends by itself or by its signal
   }
 }
+
+/** The AbortSignal in the options of a Node API that takes one (`{ signal }`), if there is one. */
+export function signalOf(options: unknown): AbortSignal | undefined {
+  const signal = typeof options === 'object' && options !== null ? (options as { signal?: unknown }).signal : undefined
+  return typeof AbortSignal !== 'undefined' && signal instanceof AbortSignal ? signal : undefined
+}

@@ -1,7 +1,7 @@
 import { timers } from '../builtins.js'
 import type { Ledger } from '../ledger.js'
 import { FREQUENT_LIMIT } from '../stack.js'
-import { finishIterator, followIterator, type IteratorLife } from './iterators.js'
+import { finishIterator, followIterator, signalOf, type IteratorLife } from './iterators.js'
 import { replaceMethod } from './follow.js'
 import type { Probe } from './probe.js'
 
@@ -92,7 +92,7 @@ export const promiseTimersProbe: Probe<PromiseTimer> = {
   },
 
   describe(timer) {
-    const from = `from node:timers/promises`
+    const from = 'from node:timers/promises'
     if (timer.api === 'setInterval') {
       return {
         what: `setInterval iterator (${timer.delay} ms) ${from}`,
@@ -113,9 +113,4 @@ export const promiseTimersProbe: Probe<PromiseTimer> = {
     // a pending promise timer cannot be cancelled from outside (only through its signal): it fires later, harmlessly
     if (timer.api === 'setInterval') finishIterator(timer.iterator)
   },
-}
-
-function signalOf(options: TimerOptions | undefined): AbortSignal | undefined {
-  const signal = options?.signal
-  return typeof AbortSignal !== 'undefined' && signal instanceof AbortSignal ? signal : undefined
 }

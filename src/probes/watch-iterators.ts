@@ -1,7 +1,7 @@
 import { fs } from '../builtins.js'
 import type { Ledger } from '../ledger.js'
 import { replaceMethod } from './follow.js'
-import { finishIterator, followIterator, type IteratorLife } from './iterators.js'
+import { finishIterator, followIterator, signalOf, type IteratorLife } from './iterators.js'
 import type { Probe } from './probe.js'
 
 /** The async iterator of one `fs.promises.watch` call. */
@@ -30,10 +30,9 @@ export const watchIteratorsProbe: Probe<WatchIterator> = {
     const watch = function watch(this: unknown) {
       // eslint-disable-next-line prefer-rest-params -- the arguments pass through as they are
       const iterator = original.apply(this, arguments) as unknown
-      const options = arguments[1] as { persistent?: unknown; signal?: unknown } | string | undefined
+      const options = arguments[1] as { persistent?: unknown } | string | undefined
       if (typeof iterator !== 'object' || iterator === null || (typeof options === 'object' && options?.persistent === false)) return iterator
-      const signal = typeof options === 'object' && options?.signal instanceof AbortSignal ? options.signal : undefined
-      const watched: WatchIterator = { path: String(arguments[0]), life: { started: false, done: false }, iterator, signal }
+      const watched: WatchIterator = { path: String(arguments[0]), life: { started: false, done: false }, iterator, signal: signalOf(options) }
       // the watcher starts with the first `next()` (the `for await` line), and is owned by who started it
       followIterator(iterator, watched.life, (skip) => ledger.track(watched, watchIteratorsProbe, skip))
       return iterator
