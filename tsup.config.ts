@@ -15,9 +15,9 @@ export default defineConfig([
   { ...shared, entry: { index: 'src/index.ts' }, format: ['esm'], dts: true },
   // the entries a test file loads: small, each whole in one file (a chunk they shared would be one more ES module to
   // load for every test file); they load the worker's code with load-worker.cjs, a CommonJS module (see there)
-  { ...shared, entry: { setup: 'src/setup.ts', matchers: 'src/matchers-entry.ts' }, format: ['esm'], splitting: false, dts: true },
-  { ...shared, entry: { 'load-worker': 'src/load-worker.ts' }, format: ['cjs'], dts: false },
+  { ...shared, entry: { setup: 'src/setup.ts', matchers: 'src/matchers.ts' }, format: ['esm'], splitting: false, dts: true },
+  { ...shared, entry: { 'load-worker': 'src/worker/load/load-worker.ts' }, format: ['cjs'], dts: false },
   // the worker's code, whole in one file, as an ES module and as a script with a code cache; `import.meta.url` of the
   // script is its own file's
-  { ...shared, entry: { worker: 'src/worker.ts' }, format: ['esm', 'cjs'], splitting: false, shims: true, dts: false },
+  { ...shared, entry: { worker: 'src/worker/load/worker.ts' }, format: ['esm', 'cjs'], splitting: false, shims: true, dts: false },
 ])

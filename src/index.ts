@@ -1,5 +1,5 @@
-export { leaks, leaks as default, type LeaksPlugin } from './plugin.js'
-export { ignoreLeaks } from './ignore.js'
+export { leaks, leaks as default, type LeaksPlugin } from './plugin/plugin.js'
+export { ignoreLeaks } from './shared/ignore-leaks.js'
 export {
   LEAK_KINDS,
   LEAK_MODES,
@@ -8,9 +8,9 @@ export {
   type LeakKind,
   type LeakMode,
   type LeaksOptions,
-} from './options.js'
-export type { Baseline, BaselineEntry, LeakEntry, LeakStatus } from './policy.js'
-export type { RunReport } from './reporter.js'
-export { LeakError } from './report/leak-error.js'
+} from './shared/options.js'
+export type { Baseline, BaselineEntry, LeakEntry, LeakStatus } from './shared/policy.js'
+export type { RunReport } from './plugin/reporter.js'
+export { LeakError } from './worker/report/leak-error.js'
 // the matcher's types (`toHaveNoOpenSockets` on Chai.Assertion) for `"types": ["vitest-leaks"]`
-export type { NoOpenSocketsSubject } from './matchers.js'
+export type { NoOpenSocketsSubject } from './worker/matchers/matchers.js'

@@ -2,11 +2,11 @@
  * The per-worker entry: `setupFiles: ['vitest-leaks/setup']`, or added first by the `leaks()` plugin. Installs the
  * probes once per worker and wires the per-test, per-suite and per-file checks into this test file.
  *
- * Nothing is imported statically but start-worker.ts, bundled in: in browser mode the plugin (which imports Node's
+ * Nothing is imported statically but worker/load/start-worker.ts, bundled in: in browser mode the plugin (which imports Node's
  * built-in modules) must not even load, so it is loaded once Node's process APIs are known to be there, one dynamic
  * import at a time (several at once race in Vitest 3.2's vm pools: "request for './chunk-….js' is not in cache").
  */
-import { startWorker } from './start-worker.js'
+import { startWorker } from './worker/load/start-worker.js'
 
 /** Browser mode, or any environment without Node's process APIs: nothing to check, said once (per browser page). */
 function hasNodeResources(): boolean {

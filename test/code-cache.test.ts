@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { beforeEach, describe, expect, test } from 'vitest'
 import { ROOT, runVitest, type RunOutcome } from './support/run-vitest.js'
 
-// The worker's code is compiled with V8's code cache kept in Vite's cache folder (src/load-worker.ts). Whatever state
+// The worker's code is compiled with V8's code cache kept in Vite's cache folder (src/worker/load/load-worker.ts). Whatever state
 // that cache is in (none, V8's own, garbage, a folder that cannot be written), every run finds the same leaks.
 
 const EXPECTED = {

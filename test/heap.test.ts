@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { analyze, type CollectionRetainer } from '../src/heap.js'
+import { analyze, type CollectionRetainer } from '../src/worker/node/heap.js'
 import { FIXTURES } from './support/run-vitest.js'
 
 // The heap snapshot analysis behind `retainedSockets`, on a snapshot of plain Node where each target is kept alive

@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { followAcceptedSockets, followClientSockets } from '../src/probes/net-follow.js'
+import { followAcceptedSockets, followClientSockets } from '../src/worker/probes/net-follow.js'
 import { checkMarkers } from './support/markers.js'
 import { FIXTURES, runVitest, type RunOutcome } from './support/run-vitest.js'
 

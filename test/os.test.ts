@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { parseLsofFields } from '../src/os/lsof.js'
-import { parseNetTable, parseUnixTable, socketInode } from '../src/os/proc.js'
-import { explainTcpState } from '../src/os/socket-state.js'
+import { parseLsofFields } from '../src/worker/os/lsof.js'
+import { parseNetTable, parseUnixTable, socketInode } from '../src/worker/os/proc.js'
+import { explainTcpState } from '../src/worker/os/socket-state.js'
 import { FIXTURES } from './support/run-vitest.js'
 
 // Samples recorded on Linux by test/fixtures/os/record.mjs: a listener, an established pair, a pair whose server

@@ -1,7 +1,0 @@
-/**
- * Everything that runs inside a test file's worker, in one module: built twice, as an ES module and as a script
- * (start-worker.ts says which is loaded where). It imports Node's built-in modules only; Vitest is handed in.
- */
-export { setUpWorker } from './setup-node.js'
-export { setUpMatchers } from './matchers-setup.js'
-export { toHaveNoOpenSockets } from './matchers.js'

@@ -1,0 +1,397 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import type { IgnoreRule } from '../../shared/options.js'
+import type { Probe } from '../probes/probe.js'
+import { isCreatedByVitest, LazyCallSites, type CallSites } from '../stacks/stack.js'
+import { Tag } from './tag.js'
+import { currentAsyncId } from '../stacks/trace.js'
+
+/** Who owns a resource: the innermost test, suite or file that was running when it was created. */
+export interface Scope {
+  kind: 'test' | 'suite' | 'file'
+  /** The test or suite name as Vitest shows it, e.g. `api > GET /users`. */
+  name: string
+  parent: Scope | undefined
+  /** What was running in this scope when a resource was created, for suite and file messages. */
+  phase: ScopePhase
+  records: Set<LeakRecord>
+  /** Ignore rules added by `ignoreLeaks()` while this scope ran; they apply to it and to the scopes inside it. */
+  ignore: IgnoreRule[]
+  /** Number of records after which closed ones are dropped, so a test creating many short-lived timers stays small. */
+  pruneAt: number
+  /** Creation stacks taken so far by each budgeted family (timers, HTTP requests), up to the ledger's `stacksPerTest`. */
+  stacks: Partial<Record<StackFamily, number>>
+  /**
+   * Resources of `fresh` probes (timers, listeners) noted in this scope and not made records yet, five slots each:
+   * resource, probe, stack, phase, async id. Most are closed long before the check, which makes records of the rest.
+   */
+  noted: unknown[]
+  /** Length of `noted` at which the closed ones are dropped. */
+  notedPruneAt: number
+}
+
+export type ScopePhase = 'collect' | 'beforeAll' | 'tests' | 'afterAll' | 'test'
+
+/** What is made by the thousand, and keeps a creation stack only for the first `stacksPerTest` of each scope. */
+export type StackFamily = 'timers' | 'requests'
+
+export interface LeakRecord<R extends object = object> {
+  resource: R
+  probe: Probe<R>
+  owner: Scope
+  /** The scope's phase when the resource was created (a suite's beforeAll vs afterAll). */
+  phase: ScopePhase
+  /**
+   * Where it was created; turned into call sites on first read (see LazyCallSites). A probe may replace it with a
+   * better origin (the user's `new Redis()` for a socket the client opened on a later tick).
+   */
+  sites: CallSites | undefined
+  /** No stack was taken: its owner had already kept `stacksPerTest` stacks of its kind (see Probe.budgeted). */
+  readonly overBudget: boolean
+  /** No stack was taken: Node's own code made it (see `Ledger.note`). */
+  readonly madeByNode: boolean
+  /** Not the test's: Vitest's own (its task-update timer), or what the probe says (Probe.foreign). Decided on first read. */
+  readonly foreign: boolean
+  /** Trace mode only: the async context it was created in. */
+  readonly asyncId?: number
+  createdAt: number
+}
+
+class TrackedRecord<R extends object> implements LeakRecord<R> {
+  /** When it was tracked (for a resource of a `fresh` probe: when the check made it a record). */
+  readonly createdAt = Date.now()
+  #stack: LazyCallSites | typeof MADE_BY_NODE | undefined
+  #foreign: boolean | undefined
+
+  constructor(
+    readonly resource: R,
+    readonly probe: Probe<R>,
+    public owner: Scope,
+    public phase: ScopePhase,
+    stack: LazyCallSites | typeof MADE_BY_NODE | undefined,
+    /** The async context it was created in, only in trace mode: the start of its trigger chain. */
+    readonly asyncId: number | undefined,
+  ) {
+    this.#stack = stack
+  }
+
+  #replaced: { sites: CallSites | undefined } | undefined
+
+  get sites(): CallSites | undefined {
+    if (this.#replaced) return this.#replaced.sites
+    return this.#stack === MADE_BY_NODE ? undefined : this.#stack?.sites
+  }
+
+  get overBudget(): boolean {
+    return this.#stack === undefined && this.#replaced === undefined
+  }
+
+  get madeByNode(): boolean {
+    return this.#stack === MADE_BY_NODE && this.#replaced === undefined
+  }
+
+  set sites(sites: CallSites | undefined) {
+    this.#replaced = { sites }
+    this.#foreign = undefined
+  }
+
+  get foreign(): boolean {
+    return (this.#foreign ??= this.probe.foreign ? this.probe.foreign(this.sites) : isCreatedByVitest(this.sites))
+  }
+}
+
+const PRUNE_START = 256
+/** In place of a stack: not taken, because Node's own code made the resource (see `Ledger.note`). */
+const MADE_BY_NODE = Symbol('made by Node')
+/** Slots per entry of `Scope.noted`. */
+const NOTE = 5
+// Above this gap between one test's check and the next test's start, the runner may have let the event loop run
+// other callbacks: the next test looks for itself.
+const SIBLING_GAP_MS = 10
+
+/** `name` may be given as a function: it is read only to report a leak, and building it costs every test. */
+export function createScope(kind: Scope['kind'], name: string | (() => string), parent: Scope | undefined, phase: ScopePhase): Scope {
+  return new ScopeState(kind, name, parent, phase)
+}
+
+class ScopeState implements Scope {
+  records = new Set<LeakRecord>()
+  ignore: IgnoreRule[] = []
+  pruneAt = PRUNE_START
+  stacks: Scope['stacks'] = {}
+  noted: unknown[] = []
+  notedPruneAt = PRUNE_START * NOTE
+  #name: string | (() => string)
+
+  constructor(
+    readonly kind: Scope['kind'],
+    name: string | (() => string),
+    readonly parent: Scope | undefined,
+    public phase: ScopePhase,
+  ) {
+    this.#name = name
+  }
+
+  get name(): string {
+    if (typeof this.#name === 'function') this.#name = this.#name()
+    return this.#name
+  }
+}
+
+/**
+ * The live resources the probes noticed, each with its owner. Lookups by resource are by identity (a WeakMap), so
+ * nothing is counted twice and a neighbour is never blamed for another scope's resource.
+ */
+export class Ledger {
+  #current: Scope
+  /**
+   * Concurrent tests run interleaved, so "the test running now" is only known per async context. AsyncLocalStorage
+   * gives that, but on Node 20 and 22 it enables promise hooks for the whole worker (await-heavy code gets several
+   * times slower), so it is created only when a file has concurrent tests.
+   */
+  #async: AsyncLocalStorage<Scope> | undefined
+  /** Called (by the runtime: once, on stderr) when tracking itself fails; the user's call goes on regardless. */
+  onInternalError: (error: unknown) => void = () => {}
+  /** Resources alive but not their owner's to close (idle sockets in a shared keep-alive pool), re-judged by every check. */
+  readonly pooled = new Set<LeakRecord>()
+  /**
+   * The scope each emitter or event target was created in (the listeners probe stamps them: EventEmitter.init runs in
+   * every emitter's constructor, an AbortSignal is stamped when its controller hands it out; the hooks stamp a test's
+   * own `context.signal`). One never seen is older than the plugin: `process`, emitters of modules loaded earlier.
+   */
+  readonly bornIn = new Tag<Scope>('born in scope')
+  /** Option `stacksPerTest`: how many of each StackFamily (timers, requests) of each scope get a creation stack. */
+  stacksPerTest = Infinity
+  /** Probes that find resources by looking rather than by being told (the fd snapshot); added by their install. */
+  readonly lookers = new Set<Probe>()
+  readonly #byResource = new WeakMap<object, LeakRecord>()
+  /** Scopes that became current: a concurrent test never does (its siblings run at the same time). */
+  readonly #entered = new WeakSet<Scope>()
+
+  constructor(root: Scope) {
+    this.#current = root
+  }
+
+  /** The owner of a resource created now: the concurrent test whose async context this is, else the running scope. */
+  get current(): Scope {
+    return this.#async?.getStore() ?? this.#current
+  }
+
+  /**
+   * A scope that becomes current (not a return to an enclosing one) starts: the lookers look first (see Probe.look),
+   * so what appeared since their last look is the enclosing scope's. Right after a sibling test's check looked (and
+   * nothing was awaited since), only Vitest's runner has run in between: that look stands for this one, which halves
+   * the cost of the looks for a file of many tests.
+   */
+  set current(scope: Scope) {
+    if (this.lookers.size > 0 && scope !== this.#current && !encloses(scope, this.#current)) {
+      this.#entered.add(scope)
+      if (!this.#followsCheckedSibling(scope)) this.#look(this.#current)
+    }
+    this.#checked = undefined
+    this.#current = scope
+  }
+
+  /** The test whose check was the last look, and when: set by `checked`, cleared by any change of scope. */
+  #checked: { scope: Scope; at: number } | undefined
+
+  /** Called when a test's check ended without awaiting anything after its look (see `set current`). */
+  checked(scope: Scope): void {
+    if (scope.kind === 'test' && this.#entered.has(scope)) this.#checked = { scope, at: performance.now() }
+  }
+
+  #followsCheckedSibling(scope: Scope): boolean {
+    const last = this.#checked
+    return (
+      last !== undefined &&
+      scope.kind === 'test' &&
+      last.scope.parent === scope.parent &&
+      scope.parent === this.#current &&
+      performance.now() - last.at < SIBLING_GAP_MS
+    )
+  }
+
+  /**
+   * Before `scope` is judged: what the lookers find new is its own, or, for a scope that never became current (a
+   * concurrent test), that of the innermost enclosing scope that did, since no single test can be blamed for it.
+   */
+  lookBeforeCheck(scope: Scope): void {
+    if (this.lookers.size === 0) return
+    let owner = scope
+    while (!this.#entered.has(owner) && owner.parent) owner = owner.parent
+    this.#look(owner)
+  }
+
+  #look(owner: Scope): void {
+    for (const probe of this.lookers) {
+      try {
+        probe.look?.(owner, this)
+      } catch (error) {
+        this.onInternalError(error)
+      }
+    }
+  }
+
+  /** Runs a concurrent test's body, hooks and fixtures with `scope` as the owner of what they create. */
+  runIn<T>(scope: Scope, fn: () => T): T {
+    this.#async ??= new AsyncLocalStorage<Scope>()
+    return this.#async.run(scope, fn)
+  }
+
+  /**
+   * Called by a probe when it notices a resource being created. `skip` is the probe's own function that was called
+   * by the user's code (or Node's), so the recorded stack starts at the caller. What Vitest itself creates is told
+   * apart later, only if it is still open at a check. Never throws: it runs inside the user's `setTimeout`,
+   * `listen`, `connect`.
+   */
+  track<R extends object>(resource: R, probe: Probe<R>, skip: Function, owner?: Scope): LeakRecord<R> | undefined {
+    try {
+      const existing = this.#byResource.get(resource) as LeakRecord<R> | undefined
+      if (existing && (existing.owner.records.has(existing) || this.pooled.has(existing))) return existing
+      const scope = owner ?? this.current
+      const record = new TrackedRecord(resource, probe, scope, scope.phase, this.#stackOf(probe, skip, scope), currentAsyncId())
+      this.#byResource.set(resource, record)
+      scope.records.add(record as LeakRecord)
+      if (scope.records.size >= scope.pruneAt) prune(scope)
+      return record
+    } catch (error) {
+      this.onInternalError(error)
+      return undefined
+    }
+  }
+
+  /**
+   * `track` for a `fresh` probe (a Timeout, a listener entry: new objects by the ten thousand, nearly all closed
+   * within their test): five values pushed onto the scope's `noted` list instead of a record and a set entry (a
+   * tenth of a microsecond against half of one); the check makes records of those still open. `madeByNode`: the
+   * probe knows Node's own code made it (a timer of fetch's), and no stack is taken, as none would show the test's
+   * code; unless every stack is wanted (`stacksPerTest` all, trace mode). Returns the stack taken, if any.
+   */
+  note<R extends object>(resource: R, probe: Probe<R>, skip: Function, madeByNode = false): LazyCallSites | undefined {
+    try {
+      const scope = this.current
+      const stack = madeByNode && this.stacksPerTest !== Infinity ? MADE_BY_NODE : this.#stackOf(probe, skip, scope)
+      pushNoted(scope, resource, probe, stack)
+      return stack === MADE_BY_NODE ? undefined : stack
+    } catch (error) {
+      this.onInternalError(error)
+      return undefined
+    }
+  }
+
+  /**
+   * `note` for a resource past its scope's stack budget (a timer): the same five slots, without asking again for a
+   * stack there is no budget for. The timers probe calls it for all but the first `stacksPerTest` timers of a test,
+   * by the ten thousand, and while the test file's code is still cold every call saved counts.
+   */
+  noteOverBudget<R extends object>(resource: R, probe: Probe<R>, scope: Scope): void {
+    try {
+      pushNoted(scope, resource, probe, undefined)
+    } catch (error) {
+      this.onInternalError(error)
+    }
+  }
+
+  /** The records of a scope, with records made of what its `fresh` probes noted and is still open. */
+  recordsOf(scope: Scope): Set<LeakRecord> {
+    const noted = scope.noted
+    if (noted.length > 0) {
+      pruneNoted(scope)
+      for (let i = 0; i < noted.length; i += NOTE) {
+        const record = new TrackedRecord(
+          noted[i] as object,
+          noted[i + 1] as Probe,
+          scope,
+          noted[i + 3] as ScopePhase,
+          noted[i + 2] as LazyCallSites | typeof MADE_BY_NODE | undefined,
+          noted[i + 4] as number | undefined,
+        )
+        scope.records.add(record as LeakRecord)
+      }
+      noted.length = 0
+    }
+    return scope.records
+  }
+
+  #stackOf(probe: Probe, skip: Function, scope: Scope): LazyCallSites | undefined {
+    return probe.budgeted ? this.budgetedStack(probe.kind as StackFamily, skip, probe.stackFrames, scope) : new LazyCallSites(skip, probe.stackFrames)
+  }
+
+  /** Whether the running scope would still keep a creation stack for one more of `family`. */
+  hasStackBudget(family: StackFamily, scope: Scope = this.current): boolean {
+    return (scope.stacks[family] ?? 0) < this.stacksPerTest
+  }
+
+  /**
+   * A creation stack for one of a family made by the thousand (timers; the HTTP requests that may leave a connection
+   * busy), unless `scope` has already kept `stacksPerTest` of that family: a stack costs ~2.5 us in a loop and ~10 us
+   * between network round trips, more than the call itself.
+   */
+  budgetedStack(family: StackFamily, skip: Function, frames: number | undefined, scope: Scope = this.current): LazyCallSites | undefined {
+    if (!this.hasStackBudget(family, scope)) return undefined
+    scope.stacks[family] = (scope.stacks[family] ?? 0) + 1
+    return new LazyCallSites(skip, frames)
+  }
+
+  /** Hands a resource to a new owner (a server that listens again in a later test). */
+  retrack<R extends object>(resource: R, probe: Probe<R>, skip: Function): LeakRecord<R> | undefined {
+    const existing = this.#byResource.get(resource)
+    if (existing) this.forget(existing)
+    this.#byResource.delete(resource)
+    return this.track(resource, probe, skip)
+  }
+
+  /** The record of a resource tracked with `track` (not one of a `fresh` probe, which has none until its check). */
+  recordOf<R extends object>(resource: R): LeakRecord<R> | undefined {
+    return this.#byResource.get(resource) as LeakRecord<R> | undefined
+  }
+
+  forget(record: LeakRecord): void {
+    record.owner.records.delete(record)
+    this.pooled.delete(record)
+  }
+
+  pool(record: LeakRecord): void {
+    record.owner.records.delete(record)
+    this.pooled.add(record)
+  }
+}
+
+function encloses(outer: Scope, inner: Scope): boolean {
+  for (let s: Scope | undefined = inner.parent; s; s = s.parent) if (s === outer) return true
+  return false
+}
+
+/** Closed, or holding nothing open any more (an unref'd timer): never to be reported, so not worth keeping. */
+function isGone(probe: Probe, resource: object): boolean {
+  const { status } = probe.state(resource, undefined)
+  return status === 'closed' || status === 'excused'
+}
+
+/** Appends one entry to `scope.noted` (see Scope.noted), dropping the closed ones when the list has doubled. */
+function pushNoted(scope: Scope, resource: object, probe: Probe, stack: LazyCallSites | typeof MADE_BY_NODE | undefined): void {
+  const noted = scope.noted
+  noted.push(resource, probe, stack, scope.phase, currentAsyncId())
+  if (noted.length >= scope.notedPruneAt) {
+    pruneNoted(scope)
+    scope.notedPruneAt = Math.max(PRUNE_START * NOTE, noted.length * 2)
+  }
+}
+
+/** Drops the closed entries of `scope.noted`, in place. */
+function pruneNoted(scope: Scope): void {
+  const noted = scope.noted
+  let kept = 0
+  for (let i = 0; i < noted.length; i += NOTE) {
+    if (isGone(noted[i + 1] as Probe, noted[i] as object)) continue
+    if (kept !== i) for (let j = 0; j < NOTE; j++) noted[kept + j] = noted[i + j]
+    kept += NOTE
+  }
+  noted.length = kept
+}
+
+function prune(scope: Scope): void {
+  for (const record of scope.records) {
+    if (isGone(record.probe, record.resource)) scope.records.delete(record)
+  }
+  scope.pruneAt = Math.max(PRUNE_START, scope.records.size * 2)
+}

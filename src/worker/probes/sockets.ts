@@ -1,0 +1,596 @@
+import type http from 'node:http'
+import type net from 'node:net'
+import { https, isHttp, loadedHttp } from '../node/builtins.js'
+import type { Ledger } from '../ledger/ledger.js'
+import { Tag } from '../ledger/tag.js'
+import { explainTcpState, osSocketState } from '../os/socket-state.js'
+import { mainRealm } from '../node/realm.js'
+import { hasUserFrame, type CallSites, type LazyCallSites } from '../stacks/stack.js'
+import { subscribe } from './channel.js'
+import { clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
+import { followAgentPrototype, type AgentPrototype } from './http-agents.js'
+import { formatHostPort, plural } from './net-describe.js'
+import { followAcceptedSockets, followClientSockets } from './net-follow.js'
+import { followUndiciWebSockets, forgetUpgrade, isWebSocketClosing, isWebSocketUpgrade, noteUndiciRequestSent } from './undici-websockets.js'
+import type { JudgeContext, Probe, ResourceState, Use } from './probe.js'
+
+type Socket = net.Socket & {
+  server?: net.Server
+  _httpMessage?: (http.ClientRequest & { res?: http.IncomingMessage }) | http.ServerResponse | null
+  _handle?: { hasRef?: () => boolean } | null
+}
+
+const PATCHED = Symbol.for('vitest-leaks.sockets.original')
+
+/** Agents seen carrying requests, with the scope that first used them (an agent the test created is the test's). */
+const agents = new Map<http.Agent, JudgeContext['scope'] | undefined>()
+/** Sockets that undici (Node's fetch) opened: idle ones are unref'd and parked in its pool. */
+const undiciSockets = new WeakSet<object>()
+/** Where each HTTP request (node:http or fetch) was made, and by whom: a busy pooled socket is the request's. */
+const requests = new Tag<Use>('request origin')
+/** The fetch request a socket last sent (undici links them only in its `sendHeaders` message). */
+const undiciRequestOf = new WeakMap<object, object>()
+/** Where a client socket was asked to connect: the only place a Unix socket's path is known on the client side. */
+const targets = new WeakMap<object, { path?: string; host?: string; port?: number }>()
+/** Live tracked sockets by local address, to find the other end of a loopback connection in this process. */
+const byLocalAddress = new Map<string, Socket>()
+
+/**
+ * TCP and Unix-socket connections: client sockets (net, tls, http/https agents, fetch, ws, database drivers) noticed
+ * at `Socket.prototype.connect` where the caller is on the stack, and sockets a server accepted (through the
+ * `net.server.socket` channel), which belong to the server's owner. Both are followed through net-follow.ts, which
+ * the `retained` probe shares.
+ *
+ * Ownership of pooled sockets follows the design: an idle socket parked in a shared keep-alive pool (Node's global
+ * agents, fetch's global dispatcher) is the pool's; a busy one (an unread response body) is the test's.
+ */
+export const socketsProbe: Probe<Socket> = {
+  kind: 'sockets',
+
+  install(ledger: Ledger) {
+    const onClient = (socket: Socket, args: unknown[], skip: Function) => {
+      noteClient(socket)
+      try {
+        if (ledger.track(socket, socketsProbe, skip)) targets.set(socket, connectTarget(args))
+      } catch (error) {
+        // never into the user's connect()
+        ledger.onInternalError(error)
+      }
+    }
+    const onAccepted = (socket: Socket, skip: Function) => {
+      const serverRecord = socket.server && ledger.recordOf(socket.server)
+      // a server nobody tracked (Vitest's own, or started before the plugin) is not ours to judge
+      if (serverRecord) ledger.track(socket, socketsProbe, skip, serverRecord.owner)
+    }
+    const known = connections()
+    known.clientsNoticed = true
+    const undo: Array<() => void> = [
+      followClientSockets(onClient),
+      followAcceptedSockets(onAccepted),
+      () => {
+        known.clientsNoticed = false
+      },
+    ]
+    // Node publishes `http.client.request.start` a tick later, with no user frame. Every request of http and https
+    // (and of libraries that build a ClientRequest themselves) is handed to its agent from inside the ClientRequest
+    // constructor, where the user's `http.get(...)` is still on the stack: the agents' addRequest is wrapped, once
+    // node:http is loaded (see followAgentPrototype).
+    undo.push(followAgentPrototype((agentProto: AgentPrototype) => {
+      const originalAddRequest = agentProto.addRequest
+      if ((originalAddRequest as any)[PATCHED]) return () => {}
+      const addRequest = function addRequest(this: http.Agent, request: object, ...rest: unknown[]) {
+        try {
+          if (!agents.has(this)) agents.set(this, isGlobalAgent(this) ? undefined : ledger.current)
+          requests.set(request, new RequestUse(ledger.budgetedStack('requests', addRequest, REQUEST_FRAMES), ledger.current))
+        } catch (error) {
+          // never into the user's request
+          ledger.onInternalError(error)
+        }
+        return Reflect.apply(originalAddRequest, this, [request, ...rest])
+      }
+      Object.defineProperty(addRequest, PATCHED, { value: originalAddRequest })
+      agentProto.addRequest = addRequest
+      return () => {
+        if (agentProto.addRequest === addRequest) agentProto.addRequest = originalAddRequest
+      }
+    }))
+    // fetch() makes its undici request synchronously, some 25 frames down inside undici: the stack is taken at the
+    // call to fetch itself, a few frames, and the request made during that call takes it (one made later, such as a
+    // redirect's, takes its own). Both count against the test's budget of request stacks.
+    let fetchSites: LazyCallSites | typeof NO_STACK | undefined
+    for (const realm of new Set([globalThis, mainRealm()])) {
+      const descriptor = Object.getOwnPropertyDescriptor(realm, 'fetch')
+      const original = descriptor?.value as Function | undefined
+      if (typeof original !== 'function' || (original as any)[PATCHED]) continue
+      const fetch = function fetch(this: unknown, ...args: unknown[]) {
+        const outer = fetchSites
+        fetchSites = ledger.budgetedStack('requests', fetch, FETCH_FRAMES) ?? NO_STACK
+        try {
+          return Reflect.apply(original, this, args)
+        } finally {
+          fetchSites = outer
+        }
+      }
+      Object.defineProperty(fetch, PATCHED, { value: original })
+      Object.defineProperty(fetch, 'length', { value: original.length })
+      Object.defineProperty(realm, 'fetch', { ...descriptor, value: fetch })
+      undo.push(() => {
+        if (realm.fetch === (fetch as unknown)) Object.defineProperty(realm, 'fetch', descriptor!)
+      })
+    }
+    const onUndiciRequest = ({ request }: { request: object }) => {
+      const sites = fetchSites ?? ledger.budgetedStack('requests', onUndiciRequest, UNDICI_REQUEST_FRAMES)
+      fetchSites = undefined
+      requests.set(request, new RequestUse(sites === NO_STACK ? undefined : sites, ledger.current))
+    }
+    const onUndiciHeaders = ({ request, socket }: { request: object; socket: Socket }) => {
+      undiciRequestOf.set(socket, request)
+      noteUndiciRequestSent(request, socket)
+    }
+    const onUndiciConnected = ({ socket, connector }: { socket: object; connector?: unknown }) => {
+      undiciSockets.add(socket)
+      noteUndiciSocket(socket, connector)
+    }
+    undo.push(
+      installHolders(() => ledger.current),
+      subscribe('undici:client:connected', onUndiciConnected),
+      subscribe('undici:request:create', onUndiciRequest),
+      subscribe('undici:client:sendHeaders', onUndiciHeaders),
+      followUndiciWebSockets(),
+    )
+    return () => {
+      for (const fn of undo) fn()
+    }
+  },
+
+  state(socket, ctx) {
+    if (socket.destroyed) return { status: 'closed' }
+    if (!ctx) return { status: 'open' }
+    // a WebSocket of undici's, out of its pool for good: open until `close()`, then on its way out
+    if (isUndiciWebSocket(socket)) return { status: isWebSocketClosing(socket) ? 'closing' : 'open' }
+    const pool = poolOf(socket)
+    if (pool) {
+      return { status: pool.owner === ctx.scope ? 'open' : 'pooled' }
+    }
+    // a pooled connection made busy by another (concurrent) test's request is that test's to report
+    const use = socketsProbe.lastUse!(socket)
+    if (use && use.owner !== ctx.scope && ctx.ledger.recordOf(socket)?.owner !== ctx.scope && isBusyRequest(socket)) {
+      return { status: 'pooled' }
+    }
+    if (socket.server) {
+      const peer = peerOf(socket, ctx)
+      if (peer) {
+        const peerState: ResourceState = peer.destroyed ? { status: 'closed' } : socketsProbe.state(peer, ctx)
+        // the other end is parked in a shared pool: the pair is the pool's
+        if (peerState.status === 'pooled') return { status: 'pooled' }
+        if (peerState.status === 'closed') return { status: 'closing' }
+      }
+    }
+    if (isEnding(socket)) return { status: 'closing' }
+    return { status: 'open' }
+  },
+
+  describe(socket, ctx) {
+    // ioredis connects on a later tick, so the socket's own stack has none of the user's frames: show where the
+    // client was created instead
+    const record = ctx.ledger.recordOf(socket)
+    const clientSites = record && !hasUserFrame(record.sites) ? clientSitesOf(socket) : undefined
+    if (record && clientSites) record.sites = clientSites
+    const local = formatHostPort(socket.localAddress, socket.localPort)
+    const remote = formatHostPort(socket.remoteAddress, socket.remotePort)
+    const path = unixPath(socket)
+    const pool = poolOf(socket)
+    let what: string
+    if (socket.server) {
+      what = path ? `connection accepted by the server on Unix socket ${path}` : `connection accepted on ${local ?? '?'} from ${remote ?? '?'}`
+    } else if (path) {
+      what = `Unix socket connection to ${path}`
+    } else if (socket.connecting) {
+      what = `TCP socket connecting to ${remote ?? pendingTarget(socket) ?? 'an unknown address'}`
+    } else {
+      what = `TCP socket ${local ?? '?'} → ${remote ?? '?'}`
+    }
+    const request = socket._httpMessage
+    const inFlight = isHttp(request, 'ClientRequest')
+    let state = socketState(socket)
+    let fix = 'close it with `socket.end()` (or `socket.destroy()`)'
+    if (pool) {
+      what = `idle keep-alive ${what}`
+      state = `parked in ${pool.name} created by this test, ${state}`
+      fix = pool.name.startsWith('an undici')
+        ? 'close it with `await pool.close()` (or `agent.close()`)'
+        : pool.name === 'a pg Pool'
+          ? 'end the pool with `await pool.end()`'
+          : 'destroy the agent with `agent.destroy()`'
+    } else if (inFlight) {
+      what = `HTTP client ${what}`
+      const response = (request as any).res as http.IncomingMessage | undefined
+      const label = clientRequestLabel(request as http.ClientRequest)
+      state =
+        response && !response.complete
+          ? `busy: the response body${label ? ` of ${label}` : ''} was never read (${state})`
+          : `busy with a request${label ? `, ${label}` : ''} (${state})`
+      fix = 'read the response body (`res.resume()` or consume it) or abort with `req.destroy()`'
+    } else if (isUndiciWebSocket(socket)) {
+      what = `WebSocket client (undici) ${what}`
+      const url = webSocketUrl(undiciRequestOf.get(socket))
+      state = `open${url ? ` to ${url}` : ''} (${state})`
+      fix = 'close it with `ws.close()`'
+    } else if (undiciSockets.has(socket)) {
+      what = `fetch (undici) ${what}`
+      const label = undiciRequestLabel(undiciRequestOf.get(socket))
+      state = `busy: ${label ? `the response body of ${label}` : 'a response body'} was never read or cancelled (${state})`
+      fix = 'read the body (`await res.text()`) or cancel it (`await res.body?.cancel()`)'
+    } else if (record?.sites?.some(isHttp2Connect)) {
+      what = `HTTP/2 client session on ${what}`
+      fix = 'close the session with `session.close()` (a gRPC client: `client.close()`)'
+    } else if (socket.server) {
+      const peer = peerOf(socket, ctx)
+      fix = peer
+        ? 'close the client side in the test (`socket.end()`), or destroy the connections the server accepted'
+        : 'end the client that opened it, or destroy the connection on the server side (`socket.destroy()`)'
+    }
+    return { what, state, fix }
+  },
+
+  close(socket) {
+    try {
+      // A database or cache client reacts to its socket closing under it: pg throws "Connection terminated
+      // unexpectedly" from an emitter nobody listens to, ioredis schedules a reconnect. Either lands in the next
+      // test. The leaked client is dead anyway: its socket is closed without telling it. Node's HTTP clients
+      // (http.Agent, fetch) handle a closed socket and keep their pools consistent, so they are told.
+      if (!isHttp(socket._httpMessage, 'ClientRequest') && !undiciSockets.has(socket) && !socket.server) {
+        for (const event of ['close', 'end', 'error', 'timeout', 'data', 'readable']) socket.removeAllListeners(event)
+        socket.on('error', () => {})
+      }
+      socket.destroy()
+    } catch {
+      // already gone
+    }
+  },
+
+  lastUse(socket) {
+    const request = isHttp(socket._httpMessage, 'ClientRequest') ? socket._httpMessage : undiciRequestOf.get(socket)
+    return request ? requests.get(request) : undefined
+  },
+
+  partOf(socket, ctx) {
+    const parts: object[] = []
+    if (socket.server) {
+      parts.push(socket.server)
+      const peer = peerOf(socket, ctx)
+      if (peer) parts.push(peer)
+    }
+    return parts
+  },
+}
+
+/**
+ * Drops the plugin's own references to a closed socket (the loopback peer index, the matcher's lists of connections),
+ * so that the retained-sockets check never finds the plugin holding it.
+ */
+export function forgetClosedSocket(socket: net.Socket): void {
+  byLocalAddress.clear()
+  forgetUpgrade(socket)
+  const state = connections()
+  prune(state.clients)
+  const server = (socket as Socket).server
+  const accepted = server && state.accepted.get(server)
+  if (accepted) prune(accepted)
+}
+
+// Frames kept of a request's stack (each costs ~0.3 µs, and every request pays): enough to reach the caller of
+// http.request through Node's own three (the ClientRequest constructor, request, get) and a client library
+// (supertest, axios), and of fetch through undici's own ~25 frames.
+const REQUEST_FRAMES = 20
+const UNDICI_REQUEST_FRAMES = 32
+const FETCH_FRAMES = 8
+
+/**
+ * A request's origin, its stack read only if the request is ever blamed for a busy connection. A class: an object
+ * literal with a getter is built by a slow runtime call, once per request.
+ */
+class RequestUse implements Use {
+  constructor(
+    readonly stack: LazyCallSites | undefined,
+    readonly owner: Use['owner'],
+  ) {}
+
+  get sites(): CallSites | undefined {
+    return this.stack?.sites
+  }
+
+  get overBudget(): boolean {
+    return this.stack === undefined
+  }
+}
+
+/** Inside a call to fetch whose test had already kept `stacksPerTest` request stacks. */
+const NO_STACK = Symbol('no stack')
+
+/** `GET http://127.0.0.1:3000/users`, from Node's ClientRequest. */
+function clientRequestLabel(request: http.ClientRequest): string | undefined {
+  try {
+    const host = request.getHeader('host') ?? request.host
+    return `${request.method} ${request.protocol ?? 'http:'}//${host}${request.path}`
+  } catch {
+    return undefined
+  }
+}
+
+/** `GET http://127.0.0.1:3000/users`, from undici's request (the last one sent on the socket). */
+function undiciRequestLabel(request: object | undefined): string | undefined {
+  const { method, origin, path } = (request ?? {}) as { method?: unknown; origin?: unknown; path?: unknown }
+  if (typeof method !== 'string' || typeof path !== 'string' || origin === undefined) return undefined
+  return `${method} ${String(origin).replace(/\/$/, '')}${path}`
+}
+
+/** `ws://127.0.0.1:3000/chat`, from the upgrade request of an undici WebSocket. */
+function webSocketUrl(request: object | undefined): string | undefined {
+  const { origin, path } = (request ?? {}) as { origin?: unknown; path?: unknown }
+  if (origin === undefined || typeof path !== 'string') return undefined
+  return `${String(origin).replace(/\/$/, '').replace(/^http/, 'ws')}${path}`
+}
+
+function isUndiciWebSocket(socket: Socket): boolean {
+  return undiciSockets.has(socket) && isWebSocketUpgrade(undiciRequestOf.get(socket))
+}
+
+/** The frame of `http2.connect()` (gRPC clients use it too), which connects the session's socket. */
+function isHttp2Connect(site: NodeJS.CallSite): boolean {
+  return site.getFileName() === 'node:internal/http2/core' && site.getFunctionName() === 'connect'
+}
+
+function isBusyRequest(socket: Socket): boolean {
+  return isHttp(socket._httpMessage, 'ClientRequest') || undiciSockets.has(socket)
+}
+
+/** Node's global agent of node:http or node:https. */
+export function isGlobalAgent(agent: http.Agent & { protocol?: string }): boolean {
+  // an https agent exists only once node:https is loaded
+  return agent === loadedHttp()?.globalAgent || (agent.protocol === 'https:' && agent === https().globalAgent)
+}
+
+/**
+ * The keep-alive pool holding this socket idle, if any: a shared one (owner undefined) excuses it; one owned by the
+ * scope being judged does not. An http.Agent is owned by the scope that first used it; an undici dispatcher or a pg
+ * Pool by the scope that created it (see holders.ts). undici unrefs a socket while it is idle.
+ */
+function poolOf(socket: Socket): ParkedIn | undefined {
+  if (socket._httpMessage == null) {
+    for (const [agent, owner] of agents) {
+      const free = (agent as any).freeSockets as Record<string, Socket[]> | undefined
+      if (!free) continue
+      for (const list of Object.values(free)) {
+        if (list.includes(socket)) return { name: owner ? 'an http.Agent' : 'the global http.Agent', owner }
+      }
+    }
+  }
+  if (undiciSockets.has(socket) && socket._handle?.hasRef?.() === false) {
+    return undiciPoolOf(socket) ?? { name: "fetch's pool", owner: undefined }
+  }
+  if (socket._httpMessage == null && !socket.server) return pgPoolOf(socket)
+  return undefined
+}
+
+function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefined {
+  if (!ctx || socket.remotePort === undefined) return undefined
+  const key = `${socket.remoteAddress}|${socket.remotePort}`
+  const candidate = byLocalAddress.get(key)
+  if (candidate && candidate.localPort === socket.remotePort) return candidate
+  // rebuild lazily: only sockets judged in this process can be peers
+  byLocalAddress.clear()
+  for (const records of [...[...scopesOf(ctx.scope)].map((s) => s.records), ctx.ledger.pooled]) {
+    for (const record of records) {
+      const other = record.resource as Socket
+      if (record.probe !== socketsProbe || other.destroyed || other.server) continue
+      if (other.localPort !== undefined) byLocalAddress.set(`${other.localAddress}|${other.localPort}`, other)
+    }
+  }
+  return byLocalAddress.get(key)
+}
+
+function* scopesOf(scope: JudgeContext['scope']): Generator<JudgeContext['scope']> {
+  for (let s: JudgeContext['scope'] | undefined = scope; s; s = s.parent) yield s
+}
+
+function isEnding(socket: Socket): boolean {
+  return socket.readableEnded || socket.writableEnded || (socket as any)._writableState?.ending === true
+}
+
+function socketState(socket: Socket): string {
+  if (socket.connecting) return 'still connecting'
+  // asked of the OS only here, for a socket being reported: the kernel's TCP state says more than Node's flags (a FIN
+  // from the peer that Node has not read yet already makes it CLOSE_WAIT)
+  const os = osSocketState(socket)
+  const connection = os.tcpState ? explainTcpState(os.tcpState) : connectionState(socket)
+  return `${os.fd === undefined ? '' : `fd ${os.fd}, `}${connection}, ${traffic(socket)}`
+}
+
+/** `open`, or which side of the connection is half-closed. */
+export function connectionState(socket: net.Socket): string {
+  if (socket.connecting) return 'still connecting'
+  if (socket.readableEnded && !socket.writableEnded) return 'half-closed: the peer closed its side and this side never did (CLOSE_WAIT)'
+  if (socket.writableEnded && !socket.readableEnded) return 'half-closed: this side ended, the peer has not'
+  if (socket.readableEnded && socket.writableEnded) return 'closing: both sides ended'
+  return 'open'
+}
+
+function traffic(socket: net.Socket): string {
+  return `${plural(socket.bytesRead, 'byte')} read, ${plural(socket.bytesWritten ?? 0, 'byte')} written`
+}
+
+export function connectTarget(args: unknown[]): { path?: string; host?: string; port?: number } {
+  // net.connect() passes its normalized [options, callback] array as the only argument
+  const first = Array.isArray(args[0]) ? args[0][0] : args[0]
+  if (typeof first === 'string' && !/^\d+$/.test(first)) return { path: first }
+  if (typeof first === 'number' || typeof first === 'string') return { host: typeof args[1] === 'string' ? args[1] : 'localhost', port: Number(first) }
+  if (first && typeof first === 'object') {
+    const options = first as { path?: string; host?: string; port?: number | string }
+    if (typeof options.path === 'string') return { path: options.path }
+    return { host: options.host ?? 'localhost', port: options.port === undefined ? undefined : Number(options.port) }
+  }
+  return {}
+}
+
+function unixPath(socket: Socket): string | undefined {
+  if (socket.remotePort !== undefined || socket.localPort !== undefined) return undefined
+  const address = socket.server?.address()
+  if (typeof address === 'string') return address
+  return targets.get(socket)?.path
+}
+
+function pendingTarget(socket: Socket): string | undefined {
+  const target = targets.get(socket)
+  return target?.path ?? formatHostPort(target?.host, target?.port)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The connections of one object, for `expect(server).toHaveNoOpenSockets()`. The per-test records above are dropped
+// when their scope is checked; these are kept for as long as the socket is open, whoever owns it.
+
+interface Tracked {
+  /** Each open socket, with when it was accepted or asked to connect. */
+  sockets: Map<Socket, number>
+  /** Size at which destroyed sockets are dropped, so a server with many short connections stays small. */
+  pruneAt: number
+}
+
+interface Connections {
+  /** Every socket each server accepted, tracked or not (a server started before the test, or by a library). */
+  accepted: WeakMap<object, Tracked>
+  /** Client sockets connected in this process (noticed by the sockets probe): the other end of a loopback connection. */
+  clients: Tracked
+  /** Whether client sockets are noticed at all: the sockets probe is installed. */
+  clientsNoticed: boolean
+  subscribed: boolean
+}
+
+const PRUNE_START = 64
+
+// On `process`, like the runtime: the setup file and `vitest-leaks/matchers` may be evaluated as fresh modules for
+// every test file (vm pools), and the connections a server accepted earlier must still be found.
+const CONNECTIONS = Symbol.for('vitest-leaks.sockets.connections')
+
+function connections(): Connections {
+  const host = process as unknown as Record<symbol, Connections | undefined>
+  return (host[CONNECTIONS] ??= { accepted: new WeakMap(), clients: { sockets: new Map(), pruneAt: PRUNE_START }, clientsNoticed: false, subscribed: false })
+}
+
+function note(tracked: Tracked, socket: Socket): void {
+  tracked.sockets.set(socket, Date.now())
+  if (tracked.sockets.size < tracked.pruneAt) return
+  prune(tracked)
+  tracked.pruneAt = Math.max(PRUNE_START, tracked.sockets.size * 2)
+}
+
+function prune(tracked: Tracked): void {
+  for (const socket of tracked.sockets.keys()) if (socket.destroyed) tracked.sockets.delete(socket)
+}
+
+function noteClient(socket: Socket): void {
+  try {
+    note(connections().clients, socket)
+  } catch {
+    // never into the user's connect()
+  }
+}
+
+/**
+ * Starts keeping every connection a server accepts (once per worker; the sockets probe needs not be installed).
+ * Sockets accepted before this are not known.
+ */
+export function trackConnections(): void {
+  const state = connections()
+  if (state.subscribed) return
+  state.subscribed = true
+  followAcceptedSockets((socket: Socket) => {
+    try {
+      const server = socket.server
+      if (!server) return
+      let tracked = state.accepted.get(server)
+      if (!tracked) state.accepted.set(server, (tracked = { sockets: new Map(), pruneAt: PRUNE_START }))
+      note(tracked, socket)
+    } catch {
+      // never into Node's accept
+    }
+  })
+}
+
+/** The connections `server` accepted that are still open (not destroyed), oldest first. */
+export function openConnectionsOf(server: net.Server): net.Socket[] {
+  const tracked = connections().accepted.get(server)
+  if (!tracked) return []
+  prune(tracked)
+  return [...tracked.sockets.keys()]
+}
+
+/** One open connection, in the words of the assertion's failure. */
+export interface ConnectionInfo {
+  /** `from 127.0.0.1:51234` (a connection a server accepted) or `to 127.0.0.1:8080` (a client socket). */
+  peer: string
+  /** `open`, `half-closed: …`, `still connecting`. */
+  state: string
+  /** When it was accepted or asked to connect, if that was seen. */
+  since: number | undefined
+  bytesRead: number
+  bytesWritten: number
+  /** Where its client side was created, when that was in this process and the sockets probe saw it. */
+  clientSites: CallSites | undefined
+  /** Whether its client side is a socket of this process (a loopback connection made here). */
+  clientInProcess: boolean
+  /** False when client sockets are not noticed at all (the sockets probe is not installed): the client is unknown. */
+  clientsNoticed: boolean
+}
+
+export function connectionInfo(socket: net.Socket, ledger: Ledger | undefined): ConnectionInfo {
+  const s = socket as Socket
+  const state = connectionState(s)
+  const bytes = { bytesRead: s.bytesRead ?? 0, bytesWritten: s.bytesWritten ?? 0 }
+  if (s.server) {
+    const path = unixPath(s)
+    const client = path ? undefined : clientEnd(s)
+    return {
+      peer: path ? `over Unix socket ${path}` : `from ${formatHostPort(s.remoteAddress, s.remotePort) ?? 'an unknown address'}`,
+      state,
+      since: connections().accepted.get(s.server)?.sockets.get(s),
+      ...bytes,
+      clientSites: client && ledger?.recordOf(client)?.sites,
+      clientInProcess: client !== undefined,
+      clientsNoticed: clientsNoticed(),
+    }
+  }
+  const remote = unixPath(s) ?? formatHostPort(s.remoteAddress, s.remotePort) ?? pendingTarget(s) ?? 'an unknown address'
+  const local = formatHostPort(s.localAddress, s.localPort)
+  const record = ledger?.recordOf(s)
+  return {
+    peer: `to ${remote}${local ? ` (from ${local})` : ''}`,
+    state,
+    since: connections().clients.sockets.get(s) ?? record?.createdAt,
+    ...bytes,
+    clientSites: record?.sites,
+    clientInProcess: true,
+    clientsNoticed: clientsNoticed(),
+  }
+}
+
+/** Client sockets are noticed while the sockets probe is installed (the `retained` probe alone does not note them). */
+function clientsNoticed(): boolean {
+  return connections().clientsNoticed
+}
+
+/** The client socket of this process at the other end of an accepted loopback connection. */
+function clientEnd(accepted: Socket): Socket | undefined {
+  const port = accepted.remotePort
+  if (port === undefined) return undefined
+  const address = plainAddress(accepted.remoteAddress)
+  for (const client of connections().clients.sockets.keys()) {
+    if (!client.destroyed && client.localPort === port && plainAddress(client.localAddress) === address) return client
+  }
+  return undefined
+}
+
+/** `::ffff:127.0.0.1` (an IPv4 peer of a dual-stack server) is `127.0.0.1` on the client's side. */
+function plainAddress(address: string | undefined): string | undefined {
+  return address?.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address
+}

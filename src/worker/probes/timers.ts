@@ -1,0 +1,148 @@
+import { promisify } from 'node:util'
+import { timers } from '../node/builtins.js'
+import type { Ledger } from '../ledger/ledger.js'
+import { FREQUENT_LIMIT } from '../stacks/stack.js'
+import { mainRealm } from '../node/realm.js'
+import { pgPoolOf } from './holders.js'
+import type { Probe } from './probe.js'
+
+// Node's Timeout object: `_destroyed` is set when a one-shot timer fired or any timer was cleared.
+type Timeout = NodeJS.Timeout & {
+  _destroyed?: boolean
+  _idleTimeout?: number
+  _repeat?: number | null
+}
+
+const PATCHED = Symbol.for('vitest-leaks.timers.original')
+
+type TimerFn = typeof setTimeout | typeof setInterval
+
+/**
+ * setTimeout / setInterval, both the globals and the `node:timers` exports. Timers are not handles since Node 11, so
+ * no Node API lists them with an identity: the two functions are wrapped (once per worker, undoably). Fake timers
+ * replace the globals with their own and so are never seen; Vitest captured its own timers before this runs.
+ */
+export const timersProbe: Probe<Timeout> = {
+  kind: 'timers',
+  stackFrames: FREQUENT_LIMIT,
+  budgeted: true,
+  fresh: true,
+
+  install(ledger: Ledger) {
+    const undo: Array<() => void> = []
+    /**
+     * Callback functions seen more than once (module-level ones: Node's `onParserTimeout`, a test's `tick`), with
+     * who passes them: fetch sets a timer with the same function for every request, from Node's own code, and its
+     * stack (~10 µs, out of a cold cache) would show nothing of the test's. The caller is read from the stack taken at
+     * the second sighting; from then on Node's get no stack (they are still tracked and judged). Only timers that
+     * would take a stack are looked at (the first `stacksPerTest` of each test): most callbacks are closures made
+     * for one timer, and a WeakMap entry for each of the test's 20 000 would cost more than the timers themselves.
+     */
+    const callbacks = new WeakMap<Function, Sighting>()
+    const wrap = (original: TimerFn, name: 'setTimeout' | 'setInterval'): TimerFn => {
+      if ((original as any)[PATCHED]) return original
+      const wrapped = {
+        [name](this: unknown, callback: unknown) {
+          // eslint-disable-next-line prefer-rest-params -- the arguments pass through as they are, without an array
+          const timer = (original as Function).apply(this, arguments) as Timeout
+          // past the test's budget no stack is taken anyway: nothing to tell apart
+          const scope = ledger.current
+          if (!ledger.hasStackBudget('timers', scope)) {
+            ledger.noteOverBudget(timer, timersProbe, scope)
+            return timer
+          }
+          if (typeof callback !== 'function') {
+            ledger.note(timer, timersProbe, wrapped)
+            return timer
+          }
+          const sighting = callbacks.get(callback)
+          if (sighting === Sighting.Node) {
+            ledger.note(timer, timersProbe, wrapped, true)
+            return timer
+          }
+          const stack = ledger.note(timer, timersProbe, wrapped)
+          if (sighting === undefined) callbacks.set(callback, Sighting.Once)
+          else if (sighting === Sighting.Once && stack) callbacks.set(callback, isNodeFile(stack.sites?.[0]?.getFileName()) ? Sighting.Node : Sighting.Other)
+          return timer
+        },
+      }[name] as TimerFn
+      Object.defineProperty(wrapped, PATCHED, { value: original })
+      const custom = (original as any)[promisify.custom]
+      if (custom) Object.defineProperty(wrapped, promisify.custom, { value: custom, configurable: true })
+      return wrapped
+    }
+    // one wrapper per original function: the globals and the module export are the same function in Node
+    const wrappers = new Map<TimerFn, TimerFn>()
+    const wrapOnce = (original: TimerFn, name: 'setTimeout' | 'setInterval'): TimerFn => {
+      let wrapped = wrappers.get(original)
+      if (!wrapped) wrappers.set(original, (wrapped = wrap(original, name)))
+      return wrapped
+    }
+    const replace = (target: Record<string, unknown>, name: 'setTimeout' | 'setInterval') => {
+      const original = target[name] as TimerFn
+      if (typeof original !== 'function') return
+      const wrapped = wrapOnce(original, name)
+      target[name] = wrapped
+      undo.push(() => {
+        if (target[name] === wrapped) target[name] = original
+      })
+    }
+    // In the vm pools this module runs in the first test file's vm context; later contexts copy their globals from
+    // the worker's own global object when first read: wrap them there too, or only the first file is checked.
+    const globals = new Set([globalThis, mainRealm()]) as Set<unknown> as Set<Record<string, unknown>>
+    for (const name of ['setTimeout', 'setInterval'] as const) {
+      for (const target of globals) replace(target, name)
+      replace(timers as unknown as Record<string, unknown>, name)
+    }
+    return () => {
+      for (const fn of undo) fn()
+    }
+  },
+
+  state(timer, ctx) {
+    if (timer._destroyed) return { status: 'closed' }
+    // an unref'd timer holds nothing open; it only may fire later
+    if (typeof timer.hasRef === 'function' && !timer.hasRef()) return { status: 'excused' }
+    // a pool's idle-reaper timer (pg-pool sets one per idle client) is the pool's, like the idle connection itself
+    const pool = ctx && pgPoolOf(timer)
+    if (pool) return { status: pool.owner === ctx.scope ? 'open' : 'pooled' }
+    return { status: 'open' }
+  },
+
+  partOf(timer) {
+    const socket = pgPoolOf(timer)?.socket
+    return socket ? [socket] : []
+  },
+
+  describe(timer) {
+    const repeat = typeof timer._repeat === 'number'
+    const delay = timer._repeat ?? timer._idleTimeout ?? 0
+    const callback = callbackName((timer as { _onTimeout?: Function })._onTimeout)
+    const fn = repeat ? 'setInterval' : 'setTimeout'
+    return {
+      what: `${fn} timer (${delay} ms, callback ${callback})`,
+      state: repeat ? `still repeating every ${delay} ms` : `still pending (set for ${delay} ms)`,
+      fix: repeat ? 'stop it with `clearInterval(timer)`' : 'cancel it with `clearTimeout(timer)`',
+      alternative: repeat
+        ? 'or call `timer.unref()` if it is meant to outlive its owner'
+        : 'when it guards a race (`Promise.race` with a timeout), clear it once the race is settled; or `timer.unref()`',
+    }
+  },
+
+  close(timer) {
+    timers.clearTimeout(timer)
+  },
+}
+
+/** A callback function seen once; seen twice, passed by Node's own code (its timers take no stack), or by anyone else. */
+const Sighting = { Once: 1, Node: 2, Other: 3 } as const
+type Sighting = (typeof Sighting)[keyof typeof Sighting]
+
+function isNodeFile(file: string | null | undefined): boolean {
+  return typeof file === 'string' && file.startsWith('node:')
+}
+
+function callbackName(fn: Function | undefined): string {
+  if (typeof fn !== 'function') return 'unknown'
+  return fn.name ? `\`${fn.name}\`` : 'anonymous'
+}

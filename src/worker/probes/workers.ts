@@ -1,0 +1,37 @@
+import type { Worker } from 'node:worker_threads'
+import type { Ledger } from '../ledger/ledger.js'
+import { subscribe } from './channel.js'
+import type { Probe } from './probe.js'
+
+/**
+ * Worker threads, noticed through Node's `worker_threads` channel (published in the Worker constructor). Node sets
+ * `threadId` to -1 once the thread has exited; a worker still running may be finishing its script, so it is waited
+ * for up to `settleTimeout`.
+ */
+export const workersProbe: Probe<Worker> = {
+  kind: 'workers',
+
+  install(ledger: Ledger) {
+    const onWorker = ({ worker }: { worker: Worker }) => {
+      ledger.track(worker, workersProbe, onWorker)
+    }
+    return subscribe('worker_threads', onWorker)
+  },
+
+  state(worker) {
+    return { status: worker.threadId === -1 ? 'closed' : 'closing' }
+  },
+
+  describe(worker) {
+    return {
+      what: `worker thread ${worker.threadId}`,
+      state: 'still running',
+      fix: 'stop it with `await worker.terminate()`',
+      alternative: 'or await its `exit` event if its script is meant to finish by itself',
+    }
+  },
+
+  close(worker) {
+    worker.terminate().catch(() => {})
+  },
+}

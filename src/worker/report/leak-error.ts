@@ -1,0 +1,139 @@
+import type { Leak } from '../check.js'
+import type { Description, JudgeContext } from '../probes/probe.js'
+import type { LeakRecord, Scope } from '../ledger/ledger.js'
+import type { LeakKind } from '../../shared/options.js'
+import { formatCallSites, hasUserFrame, libraryOf } from '../stacks/stack.js'
+import { isTracing, traceToUserCode } from '../stacks/trace.js'
+
+/** One leftover resource. Its stack is where the resource was created, so Vitest draws the code frame there. */
+// No fields of its own: Vitest prints any as "Serialized Error: {...}" under every leak. The kind and owner travel
+// to the reporter in task meta instead.
+export class LeakError extends Error {
+  override name = 'LeakError'
+
+  // The plugin's entry (`import { LeakError } from 'vitest-leaks'`) and the worker's code are two builds, each with
+  // this class: `instanceof` answers for both, by a mark on their prototypes.
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[LEAK_ERROR] === true
+  }
+}
+
+const LEAK_ERROR = Symbol.for('vitest-leaks.leak-error')
+Object.defineProperty(LeakError.prototype, LEAK_ERROR, { value: true })
+
+/** A leak put into words: the error to throw, and what the summary and the report file need. */
+export interface DescribedLeak {
+  error: LeakError
+  kind: LeakKind
+  what: string
+  state: string
+  /** The creation frames as printed (`    at fn (/abs/file.ts:12:3)`), for ignore rules and the location. */
+  frames: string[]
+}
+
+export function describeLeaks(leaks: Leak[], scope: Scope, ctx: JudgeContext): DescribedLeak[] {
+  return leaks.map((leak, index) => describeLeak(leak, index, leaks.length, scope, ctx))
+}
+
+function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ctx: JudgeContext): DescribedLeak {
+  const { record, folded } = leak
+  const description = record.probe.describe(record.resource, ctx)
+  let state = description.state
+  if (folded.length > 0) {
+    const parts = folded.map((part) => part.probe.describe(part.resource, ctx).what)
+    state += `; with it: ${parts.join('; ')}`
+  }
+  const use = record.probe.lastUse?.(record.resource)
+  // a request past the test's budget of stacks: its own line is unknown, and the connection's would mislead
+  const sites = use?.overBudget ? undefined : (use?.sites ?? record.sites)
+  const library = libraryOf(sites)
+  const created = `${use ? usedIn(record, use.owner, scope) : createdIn(record, scope)}${library ? ` (through ${library})` : ''}`
+  const count = total > 1 ? ` (${index + 1} of ${total} leaks)` : ''
+  let frames = formatCallSites(sites)
+  // no frame of the user's own: made on a later tick (a pool connecting, a library's timer). Trace mode follows the
+  // async trigger chain back to the user's call; without it, say how to turn it on.
+  let later: string | undefined
+  if (!use && sites && !hasUserFrame(sites)) {
+    const origin = traceToUserCode(record.asyncId)
+    if (origin) {
+      frames = [...frames, ...formatCallSites(origin.sites)]
+      later = `created on a later tick, ${origin.hops} async step${origin.hops === 1 ? '' : 's'} after your call (the last frames below)`
+    } else if (!isTracing() && frames.length > 0) {
+      later = 'no frame of your code: it was created on a later tick; run with VITEST_LEAKS_TRACE=1 to follow the async chain back to your call'
+    }
+  }
+  const fallback = frames.length === 0 ? framesOfParts(record, ctx) : []
+  const message = [
+    `${description.what} outlived ${ownerPhrase(scope)}${count}`,
+    `  now:     ${state}`,
+    `  created: ${created}${frames.length === 0 && fallback.length === 0 ? ` (no JavaScript stack: ${noStackReason(record, description, ctx, use?.overBudget === true)})` : ''}`,
+    ...(fallback.length > 0 ? ['           (no stack of its own; the frames below are where its server was started)'] : []),
+    ...(later ? [`           (${later})`] : []),
+    `  fix:     ${description.fix} ${whereToClose(record, scope)}`,
+    ...(description.alternative ? [`           ${description.alternative}`] : []),
+  ].join('\n')
+  const error = new LeakError(message)
+  const shown = frames.length > 0 ? frames : fallback
+  error.stack = [`LeakError: ${message}`, ...shown].join('\n')
+  return { error, kind: record.probe.kind, what: description.what, state, frames: shown }
+}
+
+function noStackReason(record: LeakRecord, description: Description, ctx: JudgeContext, useOverBudget: boolean): string {
+  const limit = ctx.ledger.stacksPerTest
+  const owner = record.owner.kind === 'file' ? 'the file' : `its ${record.owner.kind}`
+  if (useOverBudget) {
+    return `${owner} had already made ${limit} HTTP requests, and only that many keep their stack; run with VITEST_LEAKS_STACKS=all to see where this one was made`
+  }
+  if (record.madeByNode) {
+    return "Node's own code created it (fetch and other built-in clients set timers for their requests), and such timers keep no stack; run with VITEST_LEAKS_STACKS=all to see where this one was created"
+  }
+  if (!record.overBudget) return description.noStack ?? 'Node created it natively'
+  return `${owner} had already made ${limit} timers, and only that many keep their creation stack; run with VITEST_LEAKS_STACKS=all to see where this one was created`
+}
+
+function framesOfParts(record: LeakRecord, ctx: JudgeContext): string[] {
+  for (const part of record.probe.partOf?.(record.resource, ctx) ?? []) {
+    const frames = formatCallSites(ctx.ledger.recordOf(part)?.sites)
+    if (frames.length > 0) return frames
+  }
+  return []
+}
+
+function ownerPhrase(scope: Scope): string {
+  if (scope.kind === 'test') return 'the test that created it'
+  if (scope.kind === 'suite') return `suite "${scope.name}"`
+  return 'the test file'
+}
+
+/** A pooled connection made busy by a request: the request is what the user has to finish. */
+function usedIn(record: LeakRecord, requestOwner: Scope, scope: Scope): string {
+  const by = requestOwner === scope ? (scope.kind === 'test' ? 'this test' : `this ${scope.kind}`) : describeScope(requestOwner)
+  const connection = record.owner === requestOwner ? 'on a connection it opened' : 'on a keep-alive connection reused from the pool'
+  return `by a request made in ${by}, ${connection}`
+}
+
+function describeScope(scope: Scope): string {
+  return scope.kind === 'file' ? 'the file' : `${scope.kind} "${scope.name}"`
+}
+
+function createdIn(record: LeakRecord, scope: Scope): string {
+  if (record.owner !== scope) return `earlier, in ${describeScope(record.owner)}`
+  if (scope.kind === 'test') return 'in this test'
+  const where = scope.kind === 'suite' ? `of suite "${scope.name}"` : 'at the top of the file'
+  switch (record.phase) {
+    case 'collect':
+      return 'at file level, while the file was collected (module scope or a describe body)'
+    case 'beforeAll':
+      return `in a beforeAll hook ${where}`
+    case 'afterAll':
+      return `in an afterAll hook ${where}`
+    default:
+      return `in ${scope.kind === 'suite' ? `suite "${scope.name}"` : 'the file'} outside any test (a suite hook, or a callback that ran after its test ended)`
+  }
+}
+
+function whereToClose(record: LeakRecord, scope: Scope): string {
+  if (scope.kind === 'test') return 'before the test ends (in the test, an afterEach or onTestFinished)'
+  if (scope.kind === 'suite') return `in an afterAll of suite "${scope.name}"`
+  return record.phase === 'collect' ? 'in a top-level afterAll, or create it in a beforeAll' : 'in a top-level afterAll'
+}
