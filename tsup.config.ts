@@ -18,6 +18,18 @@ export default defineConfig([
   { ...shared, entry: { setup: 'src/setup.ts', matchers: 'src/matchers.ts' }, format: ['esm'], splitting: false, dts: true },
   { ...shared, entry: { 'load-worker': 'src/worker/load/load-worker.ts' }, format: ['cjs'], dts: false },
   // the worker's code, whole in one file, as an ES module and as a script with a code cache; `import.meta.url` of the
-  // script is its own file's
-  { ...shared, entry: { worker: 'src/worker/load/worker.ts' }, format: ['esm', 'cjs'], splitting: false, shims: true, dts: false },
+  // script is its own file's, from a shim of ours: tsup's (`shims: true`) gives a page's URL when a global `document`
+  // exists, as it does in jsdom and happy-dom test files
+  { ...shared, entry: { worker: 'src/worker/load/worker.ts' }, format: ['esm'], splitting: false, dts: false },
+  {
+    ...shared,
+    entry: { worker: 'src/worker/load/worker.ts' },
+    format: ['cjs'],
+    splitting: false,
+    dts: false,
+    esbuildOptions(options) {
+      options.define = { ...options.define, 'import.meta.url': 'importMetaUrl' }
+      options.inject = [...(options.inject ?? []), 'src/worker/load/import-meta-url.ts']
+    },
+  },
 ])
