@@ -2,7 +2,7 @@ import type { Leak } from '../check.js'
 import type { Description, JudgeContext } from '../probes/probe.js'
 import type { LeakRecord, Scope } from '../ledger/ledger.js'
 import type { LeakKind } from '../../shared/options.js'
-import { formatCallSites, hasUserFrame, libraryOf } from '../stacks/stack.js'
+import { formatCallSites, framesForReport, hasUserFrame, libraryOf } from '../stacks/stack.js'
 import { isTracing, traceToUserCode } from '../stacks/trace.js'
 
 /** One leftover resource. Its stack is where the resource was created, so Vitest draws the code frame there. */
@@ -74,7 +74,7 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   ].join('\n')
   const error = new LeakError(message)
   const shown = frames.length > 0 ? frames : fallback
-  error.stack = [`LeakError: ${message}`, ...shown].join('\n')
+  error.stack = [`LeakError: ${message}`, ...framesForReport(shown)].join('\n')
   return { error, kind: record.probe.kind, what: description.what, state, frames: shown }
 }
 
