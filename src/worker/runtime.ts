@@ -1,6 +1,6 @@
 import { syncBuiltinESMExports } from 'node:module'
 import { timers } from './node/builtins.js'
-import { closeLeaks, findLeaks, type Leak } from './check.js'
+import { closeLeaks, findLeaks, type Leak, type RealTimers } from './check.js'
 import { showInternalError } from '../shared/internal-error.js'
 import { Ledger, createScope, type Scope } from './ledger/ledger.js'
 import type { IgnoreRule, ResolvedOptions } from '../shared/options.js'
@@ -14,11 +14,6 @@ import { enableTrace } from './stacks/trace.js'
 import { RUNTIME } from '../shared/runtime-key.js'
 
 /** Node's own timers, captured before the timers probe wraps them and out of reach of fake timers. */
-export interface RealTimers {
-  setImmediate: typeof setImmediate
-  setTimeout: typeof setTimeout
-}
-
 /** Everything the plugin keeps in a worker. One per worker (process or thread), however often the setup file runs. */
 export interface Runtime {
   ledger: Ledger
@@ -41,8 +36,6 @@ export interface ScopeFile {
   path: string
   root: string
 }
-
-export { peekRuntime } from '../shared/runtime-key.js'
 
 export function getRuntime(options: ResolvedOptions): Runtime {
   const host = process as unknown as Record<symbol, Runtime | undefined>

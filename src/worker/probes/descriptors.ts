@@ -1,13 +1,12 @@
 import { fstatSync } from 'node:fs'
 import type { Worker } from 'node:worker_threads'
 import { isMainThread } from '../node/builtins.js'
-import type { Ledger, LeakRecord, Scope } from '../ledger/ledger.js'
+import type { LeakRecord, Ledger, Probe, Scope } from '../ledger/ledger.js'
 import { fdCount, holdFdDir, listFds, readFdLink, socketInfo, socketInode } from '../os/proc.js'
 import { explainTcpState } from '../os/socket-state.js'
 import { subscribe } from './channel.js'
 import { formatHostPort } from './net-describe.js'
 import { followAcceptedSockets, followClientSockets } from './net-follow.js'
-import type { Probe } from './probe.js'
 
 /** A descriptor found in the OS's table that no JavaScript object explains. */
 interface Descriptor {
@@ -65,7 +64,7 @@ let workerExited = false
  * one stat per descriptor opened since the worker started; only new ones are resolved (readlink), and only new ones
  * that no live resource explains become records. Linux only, and only where this process's descriptor table is the
  * worker's own (pools `forks` and `vmForks`): in `threads` and `vmThreads` the table is shared with Vitest and the
- * other workers, so nothing is looked at (see descriptorsNote).
+ * other workers, so nothing is looked at (see descriptorsNote in plugin/pool-notes.ts).
  */
 export const descriptorsProbe: Probe<Descriptor> = {
   kind: 'descriptors',
@@ -312,18 +311,4 @@ function osName(descriptor: Descriptor): { name: string; tcpState?: string } {
     return { name: `${directory ? 'directory' : 'file'} ${link}` }
   }
   return { name: link }
-}
-
-/**
- * What the fd snapshot does in this project, said once at startup; undefined where it works. Where the descriptor
- * table is shared (worker-thread pools) or /proc is missing, it is not taken; everything else still is checked.
- */
-export function descriptorsNote(pool: string | undefined, platform: NodeJS.Platform = process.platform): string | undefined {
-  if (platform !== 'linux') {
-    return `vitest-leaks: the fd snapshot (kind \`descriptors\`) needs Linux's /proc and is not available on ${platform}; descriptors opened by code no probe follows are not checked there (files, sockets and the other kinds still are).`
-  }
-  if (pool === 'threads' || pool === 'vmThreads') {
-    return `vitest-leaks: pool '${pool}' runs test files in worker threads that share one descriptor table with Vitest and with each other, so the fd snapshot (kind \`descriptors\`) is not taken there: no test is blamed for another worker's descriptors. Use pool 'forks' (the default) or 'vmForks' to have it; files, sockets and the other kinds are checked in every pool.`
-  }
-  return undefined
 }

@@ -1,8 +1,7 @@
 import type { FileHandle } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { fs } from '../node/builtins.js'
-import type { Ledger } from '../ledger/ledger.js'
-import type { Probe, ResourceState } from './probe.js'
+import type { Ledger, Probe, ResourceState } from '../ledger/ledger.js'
 
 type How = 'fs.open' | 'fs.openSync' | 'fs.promises.open' | 'fs.createReadStream' | 'fs.createWriteStream'
 /** A file stream as the probe reads it (`fd` is set once the stream has opened its file). */

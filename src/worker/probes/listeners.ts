@@ -1,9 +1,8 @@
 import { EventEmitter, getEventListeners } from 'node:events'
-import type { Ledger } from '../ledger/ledger.js'
+import type { Ledger, Probe } from '../ledger/ledger.js'
 import { captureCallSites, FREQUENT_LIMIT, isOwn, isVitestFile, type CallSites } from '../stacks/stack.js'
 import { followNewEmitters } from './emitter-follow.js'
 import { pgListenerParkedIn } from './holders.js'
-import type { Probe } from './probe.js'
 
 /** One listener added during a scope to an emitter or event target that was created before that scope began. */
 interface Listener {

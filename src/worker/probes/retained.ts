@@ -3,11 +3,10 @@ import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { timers } from '../node/builtins.js'
 import { findCollectionRetainers, garbageCollector, HeapTooLargeError, type CollectionRetainer } from '../node/heap.js'
-import type { Ledger } from '../ledger/ledger.js'
+import type { Ledger, Probe, ResourceState } from '../ledger/ledger.js'
 import { captureCallSites, isCreatedByVitest, type CallSites } from '../stacks/stack.js'
 import { formatHostPort } from './net-describe.js'
 import { followAcceptedSockets, followClientSockets } from './net-follow.js'
-import type { Probe, ResourceState } from './probe.js'
 import { connectTarget, forgetClosedSocket } from './sockets.js'
 
 type Socket = net.Socket & { server?: net.Server; _peername?: { address?: string; port?: number } }

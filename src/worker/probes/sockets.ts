@@ -1,7 +1,7 @@
 import type http from 'node:http'
 import type net from 'node:net'
 import { https, isHttp, loadedHttp } from '../node/builtins.js'
-import type { Ledger } from '../ledger/ledger.js'
+import type { JudgeContext, Ledger, Probe, ResourceState, Use } from '../ledger/ledger.js'
 import { Tag } from '../ledger/tag.js'
 import { explainTcpState, osSocketState } from '../os/socket-state.js'
 import { mainRealm } from '../node/realm.js'
@@ -12,7 +12,6 @@ import { followAgentPrototype, type AgentPrototype } from './http-agents.js'
 import { formatHostPort, plural } from './net-describe.js'
 import { followAcceptedSockets, followClientSockets } from './net-follow.js'
 import { followUndiciWebSockets, forgetUpgrade, isWebSocketClosing, isWebSocketUpgrade, noteUndiciRequestSent } from './undici-websockets.js'
-import type { JudgeContext, Probe, ResourceState, Use } from './probe.js'
 
 type Socket = net.Socket & {
   server?: net.Server

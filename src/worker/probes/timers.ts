@@ -1,10 +1,9 @@
 import { promisify } from 'node:util'
 import { timers } from '../node/builtins.js'
-import type { Ledger } from '../ledger/ledger.js'
+import type { Ledger, Probe } from '../ledger/ledger.js'
 import { FREQUENT_LIMIT } from '../stacks/stack.js'
 import { mainRealm } from '../node/realm.js'
 import { pgPoolOf } from './holders.js'
-import type { Probe } from './probe.js'
 
 // Node's Timeout object: `_destroyed` is set when a one-shot timer fired or any timer was cleared.
 type Timeout = NodeJS.Timeout & {

@@ -1,6 +1,5 @@
 import type { Leak } from '../check.js'
-import type { Description, JudgeContext } from '../probes/probe.js'
-import type { LeakRecord, Scope } from '../ledger/ledger.js'
+import type { Description, JudgeContext, LeakRecord, Scope } from '../ledger/ledger.js'
 import type { LeakKind } from '../../shared/options.js'
 import { formatCallSites, hasUserFrame, libraryOf } from '../stacks/stack.js'
 import { isTracing, traceToUserCode } from '../stacks/trace.js'
