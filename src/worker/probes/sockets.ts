@@ -9,7 +9,7 @@ import { hasUserFrame, type CallSites, type LazyCallSites } from '../stacks/stac
 import { subscribe } from './channel.js'
 import { clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
 import { followAgentPrototype, type AgentPrototype } from './http-agents.js'
-import { formatHostPort, plural } from './net-describe.js'
+import { formatHostPort, isEnding, plural } from './net-describe.js'
 import { followAcceptedSockets, followClientSockets } from './net-follow.js'
 import { followUndiciWebSockets, forgetUpgrade, isWebSocketClosing, isWebSocketUpgrade, noteUndiciRequestSent } from './undici-websockets.js'
 
@@ -391,10 +391,6 @@ function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefin
 
 function* scopesOf(scope: JudgeContext['scope']): Generator<JudgeContext['scope']> {
   for (let s: JudgeContext['scope'] | undefined = scope; s; s = s.parent) yield s
-}
-
-function isEnding(socket: Socket): boolean {
-  return socket.readableEnded || socket.writableEnded || (socket as any)._writableState?.ending === true
 }
 
 function socketState(socket: Socket): string {
