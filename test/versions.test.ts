@@ -70,7 +70,9 @@ beforeAll(async () => {
     for (let target = queue.shift(); target; target = queue.shift()) await runTarget(target)
   }
   await Promise.all(Array.from({ length: AT_ONCE }, lane))
-})
+  // each target runs several fixture projects one after another: on a loaded machine that is well past the default
+  // hook timeout, with nothing wrong
+}, 900_000)
 
 function outcomeOf(target: Target): Exclude<Prepared, { missing: string }> {
   const outcome = outcomes.get(target.name)
