@@ -7,7 +7,7 @@ import { explainTcpState, osSocketState } from '../os/socket-state.js'
 import { mainRealm } from '../node/realm.js'
 import { hasUserFrame, type CallSites, type LazyCallSites } from '../stacks/stack.js'
 import { subscribe } from './channel.js'
-import { clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
+import { agentOwner, clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
 import { followAgentPrototype, type AgentPrototype } from './http-agents.js'
 import { formatHostPort, plural } from './net-describe.js'
 import { followAcceptedSockets, followClientSockets } from './net-follow.js'
@@ -22,8 +22,12 @@ type Socket = net.Socket & {
 
 const PATCHED = Symbol.for('vitest-leaks.sockets.original')
 
-/** Agents seen carrying requests, with the scope that first used them (an agent the test created is the test's). */
-const agents = new Map<http.Agent, JudgeContext['scope'] | undefined>()
+/**
+ * Agents seen carrying requests, with the scope that first used them: the owner of an agent made before the plugin
+ * was installed and not Node's global one (see poolOf). WeakRefs: a closed agent is not kept alive by the plugin.
+ */
+const agents = new Map<WeakRef<http.Agent>, JudgeContext['scope'] | undefined>()
+const agentsSeen = new WeakSet<http.Agent>()
 /** Sockets that undici (Node's fetch) opened: idle ones are unref'd and parked in its pool. */
 const undiciSockets = new WeakSet<object>()
 /** Where each HTTP request (node:http or fetch) was made, and by whom: a busy pooled socket is the request's. */
@@ -80,7 +84,10 @@ export const socketsProbe: Probe<Socket> = {
       if ((originalAddRequest as any)[PATCHED]) return () => {}
       const addRequest = function addRequest(this: http.Agent, request: object, ...rest: unknown[]) {
         try {
-          if (!agents.has(this)) agents.set(this, isGlobalAgent(this) ? undefined : ledger.current)
+          if (!agentsSeen.has(this)) {
+            agentsSeen.add(this)
+            agents.set(new WeakRef(this), isGlobalAgent(this) ? undefined : ledger.current)
+          }
           requests.set(request, new RequestUse(ledger.budgetedStack('requests', addRequest, REQUEST_FRAMES), ledger.current))
         } catch (error) {
           // never into the user's request
@@ -196,7 +203,7 @@ export const socketsProbe: Probe<Socket> = {
     let fix = 'close it with `socket.end()` (or `socket.destroy()`)'
     if (pool) {
       what = `idle keep-alive ${what}`
-      state = `parked in ${pool.name} created by this test, ${state}`
+      state = `parked in ${pool.name} created ${pool.owner === ctx.scope ? `in this ${ctx.scope.kind}` : 'earlier'}, ${state}`
       fix = pool.name.startsWith('an undici')
         ? 'close it with `await pool.close()` (or `agent.close()`)'
         : pool.name === 'a pg Pool'
@@ -243,7 +250,11 @@ export const socketsProbe: Probe<Socket> = {
         for (const event of ['close', 'end', 'error', 'timeout', 'data', 'readable']) socket.removeAllListeners(event)
         socket.on('error', () => {})
       }
-      socket.destroy()
+      // an HTTP/2 connection of undici's: its session goes first, as when undici closes it itself (a socket destroyed
+      // under a live session makes undici throw from the session's 'close' handler, uncaught)
+      const session = undiciSockets.has(socket) ? http2SessionOf(socket) : undefined
+      if (session) session.destroy()
+      else socket.destroy()
     } catch {
       // already gone
     }
@@ -336,6 +347,16 @@ function isUndiciWebSocket(socket: Socket): boolean {
   return undiciSockets.has(socket) && isWebSocketUpgrade(undiciRequestOf.get(socket))
 }
 
+/** The HTTP/2 session undici runs over a socket (a property keyed by its private `Symbol('http2Session')`). */
+function http2SessionOf(socket: Socket): { destroy(): void } | undefined {
+  for (const key of Object.getOwnPropertySymbols(socket)) {
+    if (key.description !== 'http2Session') continue
+    const session = (socket as unknown as Record<symbol, { destroy?: unknown } | undefined>)[key]
+    return typeof session?.destroy === 'function' ? (session as { destroy(): void }) : undefined
+  }
+  return undefined
+}
+
 /** The frame of `http2.connect()` (gRPC clients use it too), which connects the session's socket. */
 function isHttp2Connect(site: NodeJS.CallSite): boolean {
   return site.getFileName() === 'node:internal/http2/core' && site.getFunctionName() === 'connect'
@@ -353,24 +374,46 @@ export function isGlobalAgent(agent: http.Agent & { protocol?: string }): boolea
 
 /**
  * The keep-alive pool holding this socket idle, if any: a shared one (owner undefined) excuses it; one owned by the
- * scope being judged does not. An http.Agent is owned by the scope that first used it; an undici dispatcher or a pg
- * Pool by the scope that created it (see holders.ts). undici unrefs a socket while it is idle.
+ * scope being judged does not. A pool is owned by the scope that created it (see holders.ts), whenever its
+ * connections were opened: an http.Agent, an undici dispatcher, a pg Pool. (An agent made before the plugin was
+ * installed, other than Node's global ones, is owned by the scope that first used it.) undici unrefs a socket while
+ * it is idle.
  */
 function poolOf(socket: Socket): ParkedIn | undefined {
   if (socket._httpMessage == null) {
-    for (const [agent, owner] of agents) {
+    for (const [ref, firstUser] of agents) {
+      const agent = ref.deref()
+      if (!agent) {
+        agents.delete(ref)
+        continue
+      }
       const free = (agent as any).freeSockets as Record<string, Socket[]> | undefined
       if (!free) continue
       for (const list of Object.values(free)) {
-        if (list.includes(socket)) return { name: owner ? 'an http.Agent' : 'the global http.Agent', owner }
+        if (!list.includes(socket)) continue
+        if (isGlobalAgent(agent)) return { name: 'the global http.Agent', owner: undefined }
+        const { known, owner } = agentOwner(agent)
+        if (!known) return { name: 'an http.Agent', owner: firstUser }
+        return { name: owner ? 'an http.Agent' : "a library's shared http.Agent", owner }
       }
     }
   }
-  if (undiciSockets.has(socket) && socket._handle?.hasRef?.() === false) {
+  if (undiciSockets.has(socket) && isUnrefd(socket)) {
     return undiciPoolOf(socket) ?? { name: "fetch's pool", owner: undefined }
   }
   if (socket._httpMessage == null && !socket.server) return pgPoolOf(socket)
   return undefined
+}
+
+/**
+ * Whether the socket no longer keeps the process alive (`socket.unref()`). A TLS socket's handle (TLSWrap) forwards
+ * `ref`/`unref` to the TCP handle under it but has no `hasRef` of its own: that handle answers.
+ */
+function isUnrefd(socket: Socket): boolean {
+  const handle = socket._handle as { hasRef?: () => boolean; _parent?: { hasRef?: () => boolean } } | null | undefined
+  if (!handle) return false
+  if (typeof handle.hasRef === 'function') return handle.hasRef() === false
+  return handle._parent?.hasRef?.() === false
 }
 
 function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefined {
