@@ -34,6 +34,8 @@ const undiciSockets = new WeakSet<object>()
 const requests = new Tag<Use>('request origin')
 /** The fetch request a socket last sent (undici links them only in its `sendHeaders` message). */
 const undiciRequestOf = new WeakMap<object, object>()
+/** undici requests whose response headers arrived: one without is still waiting for its response. */
+const answered = new WeakSet<object>()
 /** Where a client socket was asked to connect: the only place a Unix socket's path is known on the client side. */
 const targets = new WeakMap<object, { path?: string; host?: string; port?: number }>()
 /** Live tracked sockets by local address, to find the other end of a loopback connection in this process. */
@@ -130,9 +132,12 @@ export const socketsProbe: Probe<Socket> = {
       fetchSites = undefined
       requests.set(request, new RequestUse(sites === NO_STACK ? undefined : sites, ledger.current))
     }
-    const onUndiciHeaders = ({ request, socket }: { request: object; socket: Socket }) => {
+    const onUndiciSent = ({ request, socket }: { request: object; socket: Socket }) => {
       undiciRequestOf.set(socket, request)
       noteUndiciRequestSent(request, socket)
+    }
+    const onUndiciHeaders = ({ request }: { request: object }) => {
+      answered.add(request)
     }
     const onUndiciConnected = ({ socket, connector }: { socket: object; connector?: unknown }) => {
       undiciSockets.add(socket)
@@ -142,7 +147,8 @@ export const socketsProbe: Probe<Socket> = {
       installHolders(() => ledger.current),
       subscribe('undici:client:connected', onUndiciConnected),
       subscribe('undici:request:create', onUndiciRequest),
-      subscribe('undici:client:sendHeaders', onUndiciHeaders),
+      subscribe('undici:client:sendHeaders', onUndiciSent),
+      subscribe('undici:request:headers', onUndiciHeaders),
       followUndiciWebSockets(),
     )
     return () => {
@@ -184,7 +190,9 @@ export const socketsProbe: Probe<Socket> = {
     const clientSites = record && !hasUserFrame(record.sites) ? clientSitesOf(socket) : undefined
     if (record && clientSites) record.sites = clientSites
     const local = formatHostPort(socket.localAddress, socket.localPort)
-    const remote = formatHostPort(socket.remoteAddress, socket.remotePort)
+    // a socket whose peer has gone no longer knows its remote address (getpeername fails): where it was asked to go
+    const remote = formatHostPort(socket.remoteAddress, socket.remotePort) ?? pendingTarget(socket)
+    const tcp = (socket as { encrypted?: boolean }).encrypted === true ? 'TLS socket' : 'TCP socket'
     const path = unixPath(socket)
     const pool = poolOf(socket)
     let what: string
@@ -193,9 +201,9 @@ export const socketsProbe: Probe<Socket> = {
     } else if (path) {
       what = `Unix socket connection to ${path}`
     } else if (socket.connecting) {
-      what = `TCP socket connecting to ${remote ?? pendingTarget(socket) ?? 'an unknown address'}`
+      what = `${tcp} connecting to ${remote ?? 'an unknown address'}`
     } else {
-      what = `TCP socket ${local ?? '?'} → ${remote ?? '?'}`
+      what = `${tcp} ${local ?? '?'} → ${remote ?? 'an unknown address'}`
     }
     const request = socket._httpMessage
     const inFlight = isHttp(request, 'ClientRequest')
@@ -212,22 +220,38 @@ export const socketsProbe: Probe<Socket> = {
     } else if (inFlight) {
       what = `HTTP client ${what}`
       const response = (request as any).res as http.IncomingMessage | undefined
-      const label = clientRequestLabel(request as http.ClientRequest)
-      state =
-        response && !response.complete
-          ? `busy: the response body${label ? ` of ${label}` : ''} was never read (${state})`
-          : `busy with a request${label ? `, ${label}` : ''} (${state})`
-      fix = 'read the response body (`res.resume()` or consume it) or abort with `req.destroy()`'
+      const label = clientRequestLabel(request as http.ClientRequest, socket)
+      if (response && !response.complete) {
+        state = `busy: the response body${label ? ` of ${label}` : ''} was never read (${state})`
+        fix = 'read the response body (`res.resume()` or consume it) or abort with `req.destroy()`'
+      } else if (!response) {
+        state = `busy: ${label ?? 'a request'} is still waiting for its response (${state})`
+        fix = 'abort the request (`req.destroy()`, or a `signal`) or let it finish'
+      } else {
+        state = `busy with a request${label ? `, ${label}` : ''} (${state})`
+        fix = 'let the request finish, or abort it with `req.destroy()`'
+      }
     } else if (isUndiciWebSocket(socket)) {
       what = `WebSocket client (undici) ${what}`
       const url = webSocketUrl(undiciRequestOf.get(socket))
-      state = `open${url ? ` to ${url}` : ''} (${state})`
-      fix = 'close it with `ws.close()`'
+      if (isWebSocketClosing(socket)) {
+        state = `closing${url ? ` (to ${url})` : ''}: \`close()\` was called and the server never completed the closing handshake (${state})`
+        fix = "wait for its 'close' event (`await new Promise((r) => ws.addEventListener('close', r))`)"
+      } else {
+        state = `open${url ? ` to ${url}` : ''} (${state})`
+        fix = 'close it with `ws.close()`'
+      }
     } else if (undiciSockets.has(socket)) {
       what = `fetch (undici) ${what}`
-      const label = undiciRequestLabel(undiciRequestOf.get(socket))
-      state = `busy: ${label ? `the response body of ${label}` : 'a response body'} was never read or cancelled (${state})`
-      fix = 'read the body (`await res.text()`) or cancel it (`await res.body?.cancel()`)'
+      const sent = undiciRequestOf.get(socket)
+      const label = undiciRequestLabel(sent)
+      if (sent && !answered.has(sent)) {
+        state = `busy: ${label ?? 'a request'} is still waiting for its response (${state})`
+        fix = 'abort the request (an `AbortController` passed as `signal`) or let it finish'
+      } else {
+        state = `busy: ${label ? `the response body of ${label}` : 'a response body'} was never read or cancelled (${state})`
+        fix = 'read the body (`await res.text()`) or cancel it (`await res.body?.cancel()`)'
+      }
     } else if (record?.sites?.some(isHttp2Connect)) {
       what = `HTTP/2 client session on ${what}`
       fix = 'close the session with `session.close()` (a gRPC client: `client.close()`)'
@@ -319,11 +343,17 @@ class RequestUse implements Use {
 /** Inside a call to fetch whose test had already kept `stacksPerTest` request stacks. */
 const NO_STACK = Symbol('no stack')
 
-/** `GET http://127.0.0.1:3000/users`, from Node's ClientRequest. */
-function clientRequestLabel(request: http.ClientRequest): string | undefined {
+/**
+ * `GET http://127.0.0.1:3000/users`, from Node's ClientRequest: where it went (the socket's peer), and the Host
+ * header when it names another (a proxy forwarding a request keeps the client's Host).
+ */
+function clientRequestLabel(request: http.ClientRequest, socket: Socket): string | undefined {
   try {
-    const host = request.getHeader('host') ?? request.host
-    return `${request.method} ${request.protocol ?? 'http:'}//${host}${request.path}`
+    const header = request.getHeader('host')
+    const peer = formatHostPort(socket.remoteAddress, socket.remotePort) ?? pendingTarget(socket)
+    const host = peer ?? (typeof header === 'string' ? header : request.host)
+    const named = typeof header === 'string' && header !== host ? ` (Host: ${header})` : ''
+    return `${request.method} ${request.protocol ?? 'http:'}//${host}${request.path}${named}`
   } catch {
     return undefined
   }
