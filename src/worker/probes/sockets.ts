@@ -289,6 +289,14 @@ export const socketsProbe: Probe<Socket> = {
     return request ? requests.get(request) : undefined
   },
 
+  // An HTTP interceptor (@mswjs/interceptors) hands the client's socket the handle of the real connection it opened
+  // for a request it lets through: two sockets, one descriptor. The one carrying the request says what it is for.
+  sameAs(socket) {
+    const handle = socket._handle
+    if (!handle || typeof handle !== 'object') return undefined
+    return { identity: handle, rank: isBusyRequest(socket) || poolOf(socket) ? 1 : 0 }
+  },
+
   partOf(socket, ctx) {
     const parts: object[] = []
     if (socket.server) {
