@@ -11,6 +11,8 @@ export interface Leak {
   record: LeakRecord
   /** Parts reported inside this leak (the connections of a leaked server), closed with it. */
   folded: LeakRecord[]
+  /** The same resource seen through other objects (two sockets sharing one handle): not reported, closed with it. */
+  aliases: LeakRecord[]
 }
 
 // Loop turns given to resources that are already closing before any timed wait: a destroyed socket's peer sees
@@ -88,15 +90,40 @@ function judge(records: LeakRecord[], ctx: JudgeContext, pooled: LeakRecord[]): 
   return alive
 }
 
-/** One error per leftover: a connection whose server (or in-process client) also leaked is reported inside it. */
+/**
+ * One error per leftover: one resource seen through several objects (see Probe.sameAs) is one error, told through
+ * the object that says most; a connection whose server (or in-process client) also leaked is reported inside it.
+ */
 function fold(leaked: LeakRecord[], ctx: JudgeContext): Leak[] {
   const byResource = new Map<object, Leak>()
-  for (const record of leaked) byResource.set(record.resource, { record, folded: [] })
+  const byIdentity = new Map<object, { leak: Leak; rank: number }>()
   for (const record of leaked) {
+    const same = record.probe.sameAs?.(record.resource)
+    const first = same && byIdentity.get(same.identity)
+    if (!same) {
+      byResource.set(record.resource, { record, folded: [], aliases: [] })
+    } else if (!first) {
+      const leak: Leak = { record, folded: [], aliases: [] }
+      byIdentity.set(same.identity, { leak, rank: same.rank })
+      byResource.set(record.resource, leak)
+    } else if (same.rank > first.rank) {
+      // this object says more: it tells the leak, the one seen first is closed with it
+      byResource.delete(first.leak.record.resource)
+      first.leak.aliases.push(first.leak.record)
+      first.leak.record = record
+      first.rank = same.rank
+      byResource.set(record.resource, first.leak)
+    } else {
+      first.leak.aliases.push(record)
+    }
+  }
+  for (const leak of [...byResource.values()]) {
+    const { record } = leak
     const parts = record.probe.partOf?.(record.resource, ctx) ?? []
-    const host = parts.map((part) => byResource.get(part)).find((leak) => leak && leak.record !== record)
-    if (host && !byResource.get(record.resource)!.folded.length) {
+    const host = parts.map((part) => byResource.get(part)).find((other) => other && other !== leak)
+    if (host && !leak.folded.length) {
       host.folded.push(record)
+      host.aliases.push(...leak.aliases)
       byResource.delete(record.resource)
     }
   }
@@ -106,7 +133,7 @@ function fold(leaked: LeakRecord[], ctx: JudgeContext): Leak[] {
 /** Best-effort: closes what leaked so one leaky test does not break or slow the next. */
 export function closeLeaks(leaks: Leak[]): void {
   for (const leak of leaks) {
-    for (const record of [leak.record, ...leak.folded]) {
+    for (const record of [leak.record, ...leak.folded, ...leak.aliases]) {
       try {
         record.probe.close(record.resource)
       } catch {

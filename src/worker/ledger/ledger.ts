@@ -474,6 +474,12 @@ export interface Probe<R extends object = any> {
    */
   partOf?(resource: R, ctx: JudgeContext): object[]
   /**
+   * What the resource really is, when several objects may stand for one (two sockets sharing one handle, as an
+   * interceptor's socket and the connection it passes through to): leaks of the same `identity` are one error, told
+   * through the object of the highest `rank` (the one that says most), the others closed with it.
+   */
+  sameAs?(resource: R): { identity: object; rank: number } | undefined
+  /**
    * The call that last put the resource to use, when that is what keeps it open (a request that made a pooled
    * socket busy): the report shows its code frame and owner instead of the resource's creation.
    */

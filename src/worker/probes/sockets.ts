@@ -7,7 +7,7 @@ import { explainTcpState, osSocketState } from '../os/socket-state.js'
 import { mainRealm } from '../node/realm.js'
 import { hasUserFrame, type CallSites, type LazyCallSites } from '../stacks/stack.js'
 import { subscribe } from './channel.js'
-import { clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
+import { agentOwner, clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
 import { followAgentPrototype, type AgentPrototype } from './http-agents.js'
 import { formatHostPort, isEnding, plural } from './net-describe.js'
 import { followAcceptedSockets, followClientSockets } from './net-follow.js'
@@ -21,14 +21,20 @@ type Socket = net.Socket & {
 
 const PATCHED = Symbol.for('vitest-leaks.sockets.original')
 
-/** Agents seen carrying requests, with the scope that first used them (an agent the test created is the test's). */
-const agents = new Map<http.Agent, JudgeContext['scope'] | undefined>()
+/**
+ * Agents seen carrying requests, with the scope that first used them: the owner of an agent made before the plugin
+ * was installed and not Node's global one (see poolOf). WeakRefs: a closed agent is not kept alive by the plugin.
+ */
+const agents = new Map<WeakRef<http.Agent>, JudgeContext['scope'] | undefined>()
+const agentsSeen = new WeakSet<http.Agent>()
 /** Sockets that undici (Node's fetch) opened: idle ones are unref'd and parked in its pool. */
 const undiciSockets = new WeakSet<object>()
 /** Where each HTTP request (node:http or fetch) was made, and by whom: a busy pooled socket is the request's. */
 const requests = new Tag<Use>('request origin')
 /** The fetch request a socket last sent (undici links them only in its `sendHeaders` message). */
 const undiciRequestOf = new WeakMap<object, object>()
+/** undici requests whose response headers arrived: one without is still waiting for its response. */
+const answered = new WeakSet<object>()
 /** Where a client socket was asked to connect: the only place a Unix socket's path is known on the client side. */
 const targets = new WeakMap<object, { path?: string; host?: string; port?: number }>()
 /** Live tracked sockets by local address, to find the other end of a loopback connection in this process. */
@@ -79,7 +85,10 @@ export const socketsProbe: Probe<Socket> = {
       if ((originalAddRequest as any)[PATCHED]) return () => {}
       const addRequest = function addRequest(this: http.Agent, request: object, ...rest: unknown[]) {
         try {
-          if (!agents.has(this)) agents.set(this, isGlobalAgent(this) ? undefined : ledger.current)
+          if (!agentsSeen.has(this)) {
+            agentsSeen.add(this)
+            agents.set(new WeakRef(this), isGlobalAgent(this) ? undefined : ledger.current)
+          }
           requests.set(request, new RequestUse(ledger.budgetedStack('requests', addRequest, REQUEST_FRAMES), ledger.current))
         } catch (error) {
           // never into the user's request
@@ -122,9 +131,12 @@ export const socketsProbe: Probe<Socket> = {
       fetchSites = undefined
       requests.set(request, new RequestUse(sites === NO_STACK ? undefined : sites, ledger.current))
     }
-    const onUndiciHeaders = ({ request, socket }: { request: object; socket: Socket }) => {
+    const onUndiciSent = ({ request, socket }: { request: object; socket: Socket }) => {
       undiciRequestOf.set(socket, request)
       noteUndiciRequestSent(request, socket)
+    }
+    const onUndiciHeaders = ({ request }: { request: object }) => {
+      answered.add(request)
     }
     const onUndiciConnected = ({ socket, connector }: { socket: object; connector?: unknown }) => {
       undiciSockets.add(socket)
@@ -134,7 +146,8 @@ export const socketsProbe: Probe<Socket> = {
       installHolders(() => ledger.current),
       subscribe('undici:client:connected', onUndiciConnected),
       subscribe('undici:request:create', onUndiciRequest),
-      subscribe('undici:client:sendHeaders', onUndiciHeaders),
+      subscribe('undici:client:sendHeaders', onUndiciSent),
+      subscribe('undici:request:headers', onUndiciHeaders),
       followUndiciWebSockets(),
     )
     return () => {
@@ -176,7 +189,9 @@ export const socketsProbe: Probe<Socket> = {
     const clientSites = record && !hasUserFrame(record.sites) ? clientSitesOf(socket) : undefined
     if (record && clientSites) record.sites = clientSites
     const local = formatHostPort(socket.localAddress, socket.localPort)
-    const remote = formatHostPort(socket.remoteAddress, socket.remotePort)
+    // a socket whose peer has gone no longer knows its remote address (getpeername fails): where it was asked to go
+    const remote = formatHostPort(socket.remoteAddress, socket.remotePort) ?? pendingTarget(socket)
+    const tcp = (socket as { encrypted?: boolean }).encrypted === true ? 'TLS socket' : 'TCP socket'
     const path = unixPath(socket)
     const pool = poolOf(socket)
     let what: string
@@ -185,9 +200,9 @@ export const socketsProbe: Probe<Socket> = {
     } else if (path) {
       what = `Unix socket connection to ${path}`
     } else if (socket.connecting) {
-      what = `TCP socket connecting to ${remote ?? pendingTarget(socket) ?? 'an unknown address'}`
+      what = `${tcp} connecting to ${remote ?? 'an unknown address'}`
     } else {
-      what = `TCP socket ${local ?? '?'} → ${remote ?? '?'}`
+      what = `${tcp} ${local ?? '?'} → ${remote ?? 'an unknown address'}`
     }
     const request = socket._httpMessage
     const inFlight = isHttp(request, 'ClientRequest')
@@ -195,7 +210,7 @@ export const socketsProbe: Probe<Socket> = {
     let fix = 'close it with `socket.end()` (or `socket.destroy()`)'
     if (pool) {
       what = `idle keep-alive ${what}`
-      state = `parked in ${pool.name} created by this test, ${state}`
+      state = `parked in ${pool.name} created ${pool.owner === ctx.scope ? `in this ${ctx.scope.kind}` : 'earlier'}, ${state}`
       fix = pool.name.startsWith('an undici')
         ? 'close it with `await pool.close()` (or `agent.close()`)'
         : pool.name === 'a pg Pool'
@@ -204,22 +219,38 @@ export const socketsProbe: Probe<Socket> = {
     } else if (inFlight) {
       what = `HTTP client ${what}`
       const response = (request as any).res as http.IncomingMessage | undefined
-      const label = clientRequestLabel(request as http.ClientRequest)
-      state =
-        response && !response.complete
-          ? `busy: the response body${label ? ` of ${label}` : ''} was never read (${state})`
-          : `busy with a request${label ? `, ${label}` : ''} (${state})`
-      fix = 'read the response body (`res.resume()` or consume it) or abort with `req.destroy()`'
+      const label = clientRequestLabel(request as http.ClientRequest, socket)
+      if (response && !response.complete) {
+        state = `busy: the response body${label ? ` of ${label}` : ''} was never read (${state})`
+        fix = 'read the response body (`res.resume()` or consume it) or abort with `req.destroy()`'
+      } else if (!response) {
+        state = `busy: ${label ?? 'a request'} is still waiting for its response (${state})`
+        fix = 'abort the request (`req.destroy()`, or a `signal`) or let it finish'
+      } else {
+        state = `busy with a request${label ? `, ${label}` : ''} (${state})`
+        fix = 'let the request finish, or abort it with `req.destroy()`'
+      }
     } else if (isUndiciWebSocket(socket)) {
       what = `WebSocket client (undici) ${what}`
       const url = webSocketUrl(undiciRequestOf.get(socket))
-      state = `open${url ? ` to ${url}` : ''} (${state})`
-      fix = 'close it with `ws.close()`'
+      if (isWebSocketClosing(socket)) {
+        state = `closing${url ? ` (to ${url})` : ''}: \`close()\` was called and the server never completed the closing handshake (${state})`
+        fix = "wait for its 'close' event (`await new Promise((r) => ws.addEventListener('close', r))`)"
+      } else {
+        state = `open${url ? ` to ${url}` : ''} (${state})`
+        fix = 'close it with `ws.close()`'
+      }
     } else if (undiciSockets.has(socket)) {
       what = `fetch (undici) ${what}`
-      const label = undiciRequestLabel(undiciRequestOf.get(socket))
-      state = `busy: ${label ? `the response body of ${label}` : 'a response body'} was never read or cancelled (${state})`
-      fix = 'read the body (`await res.text()`) or cancel it (`await res.body?.cancel()`)'
+      const sent = undiciRequestOf.get(socket)
+      const label = undiciRequestLabel(sent)
+      if (sent && !answered.has(sent)) {
+        state = `busy: ${label ?? 'a request'} is still waiting for its response (${state})`
+        fix = 'abort the request (an `AbortController` passed as `signal`) or let it finish'
+      } else {
+        state = `busy: ${label ? `the response body of ${label}` : 'a response body'} was never read or cancelled (${state})`
+        fix = 'read the body (`await res.text()`) or cancel it (`await res.body?.cancel()`)'
+      }
     } else if (record?.sites?.some(isHttp2Connect)) {
       what = `HTTP/2 client session on ${what}`
       fix = 'close the session with `session.close()` (a gRPC client: `client.close()`)'
@@ -242,7 +273,11 @@ export const socketsProbe: Probe<Socket> = {
         for (const event of ['close', 'end', 'error', 'timeout', 'data', 'readable']) socket.removeAllListeners(event)
         socket.on('error', () => {})
       }
-      socket.destroy()
+      // an HTTP/2 connection of undici's: its session goes first, as when undici closes it itself (a socket destroyed
+      // under a live session makes undici throw from the session's 'close' handler, uncaught)
+      const session = undiciSockets.has(socket) ? http2SessionOf(socket) : undefined
+      if (session) session.destroy()
+      else socket.destroy()
     } catch {
       // already gone
     }
@@ -251,6 +286,14 @@ export const socketsProbe: Probe<Socket> = {
   lastUse(socket) {
     const request = isHttp(socket._httpMessage, 'ClientRequest') ? socket._httpMessage : undiciRequestOf.get(socket)
     return request ? requests.get(request) : undefined
+  },
+
+  // An HTTP interceptor (@mswjs/interceptors) hands the client's socket the handle of the real connection it opened
+  // for a request it lets through: two sockets, one descriptor. The one carrying the request says what it is for.
+  sameAs(socket) {
+    const handle = socket._handle
+    if (!handle || typeof handle !== 'object') return undefined
+    return { identity: handle, rank: isBusyRequest(socket) || poolOf(socket) ? 1 : 0 }
   },
 
   partOf(socket, ctx) {
@@ -307,11 +350,17 @@ class RequestUse implements Use {
 /** Inside a call to fetch whose test had already kept `stacksPerTest` request stacks. */
 const NO_STACK = Symbol('no stack')
 
-/** `GET http://127.0.0.1:3000/users`, from Node's ClientRequest. */
-function clientRequestLabel(request: http.ClientRequest): string | undefined {
+/**
+ * `GET http://127.0.0.1:3000/users`, from Node's ClientRequest: where it went (the socket's peer), and the Host
+ * header when it names another (a proxy forwarding a request keeps the client's Host).
+ */
+function clientRequestLabel(request: http.ClientRequest, socket: Socket): string | undefined {
   try {
-    const host = request.getHeader('host') ?? request.host
-    return `${request.method} ${request.protocol ?? 'http:'}//${host}${request.path}`
+    const header = request.getHeader('host')
+    const peer = formatHostPort(socket.remoteAddress, socket.remotePort) ?? pendingTarget(socket)
+    const host = peer ?? (typeof header === 'string' ? header : request.host)
+    const named = typeof header === 'string' && header !== host ? ` (Host: ${header})` : ''
+    return `${request.method} ${request.protocol ?? 'http:'}//${host}${request.path}${named}`
   } catch {
     return undefined
   }
@@ -335,6 +384,16 @@ function isUndiciWebSocket(socket: Socket): boolean {
   return undiciSockets.has(socket) && isWebSocketUpgrade(undiciRequestOf.get(socket))
 }
 
+/** The HTTP/2 session undici runs over a socket (a property keyed by its private `Symbol('http2Session')`). */
+function http2SessionOf(socket: Socket): { destroy(): void } | undefined {
+  for (const key of Object.getOwnPropertySymbols(socket)) {
+    if (key.description !== 'http2Session') continue
+    const session = (socket as unknown as Record<symbol, { destroy?: unknown } | undefined>)[key]
+    return typeof session?.destroy === 'function' ? (session as { destroy(): void }) : undefined
+  }
+  return undefined
+}
+
 /** The frame of `http2.connect()` (gRPC clients use it too), which connects the session's socket. */
 function isHttp2Connect(site: NodeJS.CallSite): boolean {
   return site.getFileName() === 'node:internal/http2/core' && site.getFunctionName() === 'connect'
@@ -352,24 +411,46 @@ export function isGlobalAgent(agent: http.Agent & { protocol?: string }): boolea
 
 /**
  * The keep-alive pool holding this socket idle, if any: a shared one (owner undefined) excuses it; one owned by the
- * scope being judged does not. An http.Agent is owned by the scope that first used it; an undici dispatcher or a pg
- * Pool by the scope that created it (see holders.ts). undici unrefs a socket while it is idle.
+ * scope being judged does not. A pool is owned by the scope that created it (see holders.ts), whenever its
+ * connections were opened: an http.Agent, an undici dispatcher, a pg Pool. (An agent made before the plugin was
+ * installed, other than Node's global ones, is owned by the scope that first used it.) undici unrefs a socket while
+ * it is idle.
  */
 function poolOf(socket: Socket): ParkedIn | undefined {
   if (socket._httpMessage == null) {
-    for (const [agent, owner] of agents) {
+    for (const [ref, firstUser] of agents) {
+      const agent = ref.deref()
+      if (!agent) {
+        agents.delete(ref)
+        continue
+      }
       const free = (agent as any).freeSockets as Record<string, Socket[]> | undefined
       if (!free) continue
       for (const list of Object.values(free)) {
-        if (list.includes(socket)) return { name: owner ? 'an http.Agent' : 'the global http.Agent', owner }
+        if (!list.includes(socket)) continue
+        if (isGlobalAgent(agent)) return { name: 'the global http.Agent', owner: undefined }
+        const { known, owner } = agentOwner(agent)
+        if (!known) return { name: 'an http.Agent', owner: firstUser }
+        return { name: owner ? 'an http.Agent' : "a library's shared http.Agent", owner }
       }
     }
   }
-  if (undiciSockets.has(socket) && socket._handle?.hasRef?.() === false) {
+  if (undiciSockets.has(socket) && isUnrefd(socket)) {
     return undiciPoolOf(socket) ?? { name: "fetch's pool", owner: undefined }
   }
   if (socket._httpMessage == null && !socket.server) return pgPoolOf(socket)
   return undefined
+}
+
+/**
+ * Whether the socket no longer keeps the process alive (`socket.unref()`). A TLS socket's handle (TLSWrap) forwards
+ * `ref`/`unref` to the TCP handle under it but has no `hasRef` of its own: that handle answers.
+ */
+function isUnrefd(socket: Socket): boolean {
+  const handle = socket._handle as { hasRef?: () => boolean; _parent?: { hasRef?: () => boolean } } | null | undefined
+  if (!handle) return false
+  if (typeof handle.hasRef === 'function') return handle.hasRef() === false
+  return handle._parent?.hasRef?.() === false
 }
 
 function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefined {
