@@ -74,7 +74,9 @@ function repool(pooled: LeakRecord[], ledger: Ledger): void {
 function judge(records: LeakRecord[], ctx: JudgeContext, pooled: LeakRecord[]): Judged[] {
   const alive: Judged[] = []
   for (const record of records) {
-    const { status } = record.probe.state(record.resource, ctx)
+    const resource = record.resource
+    // collected: the program let it go, and it held nothing open
+    const { status } = resource === undefined ? { status: 'closed' as const } : record.probe.state(resource, ctx)
     if (status === 'closed' || status === 'excused') ctx.ledger.forget(record)
     else if (status === 'pooled') pooled.push(record)
     // only what is still open is worth reading the stack of: Vitest's own is dropped here

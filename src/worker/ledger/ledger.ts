@@ -35,7 +35,11 @@ export type ScopePhase = 'collect' | 'beforeAll' | 'tests' | 'afterAll' | 'test'
 export type StackFamily = 'timers' | 'requests'
 
 export interface LeakRecord<R extends object = object> {
-  resource: R
+  /**
+   * Held weakly (see TrackedRecord): undefined once the program let it go and it was collected, which only happens to
+   * a resource that holds nothing open (an open socket, server or child is kept alive by its handle).
+   */
+  readonly resource: R
   probe: Probe<R>
   owner: Scope
   /** The scope's phase when the resource was created (a suite's beforeAll vs afterAll). */
@@ -61,9 +65,15 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
   readonly createdAt = Date.now()
   #stack: LazyCallSites | typeof MADE_BY_NODE | undefined
   #foreign: boolean | undefined
+  /**
+   * The plugin keeps nothing alive that the program let go: a closed socket accepted by a server of the file's
+   * scope would otherwise stay in that scope's records until the next prune, with the request and everything its
+   * handlers held (a test that checks with a FinalizationRegistry that they are collected fails).
+   */
+  readonly #resource: WeakRef<R>
 
   constructor(
-    readonly resource: R,
+    resource: R,
     readonly probe: Probe<R>,
     public owner: Scope,
     public phase: ScopePhase,
@@ -72,6 +82,11 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
     readonly asyncId: number | undefined,
   ) {
     this.#stack = stack
+    this.#resource = new WeakRef(resource)
+  }
+
+  get resource(): R {
+    return this.#resource.deref() as R
   }
 
   #replaced: { sites: CallSites | undefined } | undefined
@@ -362,7 +377,8 @@ function encloses(outer: Scope, inner: Scope): boolean {
 }
 
 /** Closed, or holding nothing open any more (an unref'd timer): never to be reported, so not worth keeping. */
-function isGone(probe: Probe, resource: object): boolean {
+function isGone(probe: Probe, resource: object | undefined): boolean {
+  if (resource === undefined) return true
   const { status } = probe.state(resource, undefined)
   return status === 'closed' || status === 'excused'
 }

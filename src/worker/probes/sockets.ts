@@ -32,8 +32,11 @@ const requests = new Tag<Use>('request origin')
 const undiciRequestOf = new WeakMap<object, object>()
 /** Where a client socket was asked to connect: the only place a Unix socket's path is known on the client side. */
 const targets = new WeakMap<object, { path?: string; host?: string; port?: number }>()
-/** Live tracked sockets by local address, to find the other end of a loopback connection in this process. */
-const byLocalAddress = new Map<string, Socket>()
+/**
+ * Tracked sockets by local address, to find the other end of a loopback connection in this process; held weakly, as
+ * it is rebuilt only when a peer is looked for, and a socket closed since must not be kept alive by it.
+ */
+const byLocalAddress = new Map<string, WeakRef<Socket>>()
 
 /**
  * TCP and Unix-socket connections: client sockets (net, tls, http/https agents, fetch, ws, database drivers) noticed
@@ -376,18 +379,18 @@ function poolOf(socket: Socket): ParkedIn | undefined {
 function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefined {
   if (!ctx || socket.remotePort === undefined) return undefined
   const key = `${socket.remoteAddress}|${socket.remotePort}`
-  const candidate = byLocalAddress.get(key)
+  const candidate = byLocalAddress.get(key)?.deref()
   if (candidate && candidate.localPort === socket.remotePort) return candidate
   // rebuild lazily: only sockets judged in this process can be peers
   byLocalAddress.clear()
   for (const records of [...[...scopesOf(ctx.scope)].map((s) => s.records), ctx.ledger.pooled]) {
     for (const record of records) {
-      const other = record.resource as Socket
-      if (record.probe !== socketsProbe || other.destroyed || other.server) continue
-      if (other.localPort !== undefined) byLocalAddress.set(`${other.localAddress}|${other.localPort}`, other)
+      const other = record.resource as Socket | undefined
+      if (record.probe !== socketsProbe || !other || other.destroyed || other.server) continue
+      if (other.localPort !== undefined) byLocalAddress.set(`${other.localAddress}|${other.localPort}`, new WeakRef(other))
     }
   }
-  return byLocalAddress.get(key)
+  return byLocalAddress.get(key)?.deref()
 }
 
 function* scopesOf(scope: JudgeContext['scope']): Generator<JudgeContext['scope']> {
@@ -450,9 +453,14 @@ function pendingTarget(socket: Socket): string | undefined {
 // when their scope is checked; these are kept for as long as the socket is open, whoever owns it.
 
 interface Tracked {
-  /** Each open socket, with when it was accepted or asked to connect. */
-  sockets: Map<Socket, number>
-  /** Size at which destroyed sockets are dropped, so a server with many short connections stays small. */
+  /**
+   * Each socket, held weakly: a socket the program closed and let go must not be kept alive by the plugin (a test that
+   * checks with a FinalizationRegistry that a request's objects are collected would fail).
+   */
+  sockets: Set<WeakRef<Socket>>
+  /** When each was accepted or asked to connect. */
+  since: WeakMap<Socket, number>
+  /** Size at which destroyed and collected sockets are dropped, so a server with many short connections stays small. */
   pruneAt: number
 }
 
@@ -474,18 +482,32 @@ const CONNECTIONS = Symbol.for('vitest-leaks.sockets.connections')
 
 function connections(): Connections {
   const host = process as unknown as Record<symbol, Connections | undefined>
-  return (host[CONNECTIONS] ??= { accepted: new WeakMap(), clients: { sockets: new Map(), pruneAt: PRUNE_START }, clientsNoticed: false, subscribed: false })
+  return (host[CONNECTIONS] ??= { accepted: new WeakMap(), clients: newTracked(), clientsNoticed: false, subscribed: false })
+}
+
+function newTracked(): Tracked {
+  return { sockets: new Set(), since: new WeakMap(), pruneAt: PRUNE_START }
 }
 
 function note(tracked: Tracked, socket: Socket): void {
-  tracked.sockets.set(socket, Date.now())
+  tracked.sockets.add(new WeakRef(socket))
+  tracked.since.set(socket, Date.now())
   if (tracked.sockets.size < tracked.pruneAt) return
   prune(tracked)
   tracked.pruneAt = Math.max(PRUNE_START, tracked.sockets.size * 2)
 }
 
 function prune(tracked: Tracked): void {
-  for (const socket of tracked.sockets.keys()) if (socket.destroyed) tracked.sockets.delete(socket)
+  for (const ref of tracked.sockets) {
+    const socket = ref.deref()
+    if (!socket || socket.destroyed) tracked.sockets.delete(ref)
+  }
+}
+
+/** The sockets of `tracked` not destroyed yet, oldest first. */
+function openSockets(tracked: Tracked): Socket[] {
+  prune(tracked)
+  return [...tracked.sockets].map((ref) => ref.deref()!).filter((socket) => socket !== undefined)
 }
 
 function noteClient(socket: Socket): void {
@@ -509,7 +531,7 @@ export function trackConnections(): void {
       const server = socket.server
       if (!server) return
       let tracked = state.accepted.get(server)
-      if (!tracked) state.accepted.set(server, (tracked = { sockets: new Map(), pruneAt: PRUNE_START }))
+      if (!tracked) state.accepted.set(server, (tracked = newTracked()))
       note(tracked, socket)
     } catch {
       // never into Node's accept
@@ -521,8 +543,7 @@ export function trackConnections(): void {
 export function openConnectionsOf(server: net.Server): net.Socket[] {
   const tracked = connections().accepted.get(server)
   if (!tracked) return []
-  prune(tracked)
-  return [...tracked.sockets.keys()]
+  return openSockets(tracked)
 }
 
 /** One open connection, in the words of the assertion's failure. */
@@ -553,7 +574,7 @@ export function connectionInfo(socket: net.Socket, ledger: Ledger | undefined): 
     return {
       peer: path ? `over Unix socket ${path}` : `from ${formatHostPort(s.remoteAddress, s.remotePort) ?? 'an unknown address'}`,
       state,
-      since: connections().accepted.get(s.server)?.sockets.get(s),
+      since: connections().accepted.get(s.server)?.since.get(s),
       ...bytes,
       clientSites: client && ledger?.recordOf(client)?.sites,
       clientInProcess: client !== undefined,
@@ -566,7 +587,7 @@ export function connectionInfo(socket: net.Socket, ledger: Ledger | undefined): 
   return {
     peer: `to ${remote}${local ? ` (from ${local})` : ''}`,
     state,
-    since: connections().clients.sockets.get(s) ?? record?.createdAt,
+    since: connections().clients.since.get(s) ?? record?.createdAt,
     ...bytes,
     clientSites: record?.sites,
     clientInProcess: true,
@@ -584,8 +605,9 @@ function clientEnd(accepted: Socket): Socket | undefined {
   const port = accepted.remotePort
   if (port === undefined) return undefined
   const address = plainAddress(accepted.remoteAddress)
-  for (const client of connections().clients.sockets.keys()) {
-    if (!client.destroyed && client.localPort === port && plainAddress(client.localAddress) === address) return client
+  for (const ref of connections().clients.sockets) {
+    const client = ref.deref()
+    if (client && !client.destroyed && client.localPort === port && plainAddress(client.localAddress) === address) return client
   }
   return undefined
 }
