@@ -62,7 +62,10 @@ async function settle(alive: Judged[], ctx: JudgeContext, pooled: LeakRecord[], 
   }
   repool(pooled, ctx.ledger)
   const leaked = alive.filter((j) => j.status !== 'pending').map((j) => j.record)
-  for (const record of leaked) ctx.ledger.forget(record)
+  for (const record of leaked) {
+    ctx.ledger.forget(record)
+    ctx.ledger.reported.add(record)
+  }
   return fold(leaked, ctx)
 }
 
@@ -101,15 +104,26 @@ function fold(leaked: LeakRecord[], ctx: JudgeContext): Leak[] {
   return [...byResource.values()]
 }
 
-/** Best-effort: closes what leaked so one leaky test does not break or slow the next. */
-export function closeLeaks(leaks: Leak[]): void {
+/**
+ * Option `cleanup`: closes what leaked so one leaky test does not slow the next. What a later test of the file may
+ * still use (a server) is returned instead, to be closed when the file ends (see Probe.closeAtFileEnd).
+ */
+export function closeLeaks(leaks: Leak[], atFileEnd: boolean): Leak[] {
+  const later: Leak[] = []
   for (const leak of leaks) {
+    if (!atFileEnd && leak.record.probe.closeAtFileEnd) {
+      later.push(leak)
+      continue
+    }
     for (const record of [leak.record, ...leak.folded]) {
+      const resource = record.resource
+      if (resource === undefined) continue
       try {
-        record.probe.close(record.resource)
+        record.probe.close(resource)
       } catch {
         // a probe's close must not throw; if it does, the next check reports what is left
       }
     }
   }
+  return later
 }

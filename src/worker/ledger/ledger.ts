@@ -169,6 +169,12 @@ export class Ledger {
   /** Resources alive but not their owner's to close (idle sockets in a shared keep-alive pool), re-judged by every check. */
   readonly pooled = new Set<LeakRecord>()
   /**
+   * Leaks already reported and left as they were (option `cleanup` off): no longer judged, but still known, so that
+   * the descriptor snapshot does not report the same server again as an unexplained descriptor of the file. Their
+   * records hold them weakly; the closed ones are dropped when the snapshot next reads the set.
+   */
+  readonly reported = new Set<LeakRecord>()
+  /**
    * The scope each emitter or event target was created in (the listeners probe stamps them: EventEmitter.init runs in
    * every emitter's constructor, an AbortSignal is stamped when its controller hands it out; the hooks stamp a test's
    * own `context.signal`). One never seen is older than the plugin: `process`, emitters of modules loaded earlier.

@@ -248,6 +248,11 @@ function explainedFds(owner: Scope, ledger: Ledger): Map<number, () => boolean> 
   const noteRecord = ({ resource, probe }: LeakRecord) => resource !== undefined && note(resource, (r) => probe.state(r, undefined).status !== 'closed')
   for (let scope: Scope | undefined = owner; scope; scope = scope.parent) for (const record of scope.records) noteRecord(record)
   for (const record of ledger.pooled) noteRecord(record)
+  for (const record of ledger.reported) {
+    const resource = record.resource
+    if (resource === undefined || record.probe.state(resource, undefined).status === 'closed') ledger.reported.delete(record)
+    else noteRecord(record)
+  }
   for (const ref of netSockets) {
     const socket = ref.deref()
     if (socket) note(socket, (r) => (r as { destroyed?: boolean }).destroyed !== true)

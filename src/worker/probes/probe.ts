@@ -69,8 +69,16 @@ export interface Probe<R extends object = any> {
   /** Must be cheap: it runs for every record of a finished test. `ctx` is missing when only pruning closed ones. */
   state(resource: R, ctx: JudgeContext | undefined): ResourceState
   describe(resource: R, ctx: JudgeContext): Description
-  /** Best-effort close after reporting; must not throw. */
+  /**
+   * Option `cleanup` only: a best-effort close after reporting, as harmless as the probe can make it (nothing the
+   * program still waits on is cut off, nothing goes unhandled); must not throw.
+   */
   close(resource: R): void
+  /**
+   * Option `cleanup` only: a later test of the file may still use it (a server the next test sends requests to), so
+   * it is closed when the file ends, not right after its owner's check.
+   */
+  closeAtFileEnd?: boolean
   /**
    * Resources this one is part of (an accepted connection: its server, its client socket in this process). When one
    * of them leaks in the same check, this one is reported inside that error, not as an error of its own.

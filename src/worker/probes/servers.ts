@@ -67,6 +67,8 @@ export const serversProbe: Probe<Server> = {
     }
   },
 
+  closeAtFileEnd: true,
+
   close(server) {
     try {
       ;(server as http.Server).closeAllConnections?.()

@@ -238,14 +238,21 @@ export const socketsProbe: Probe<Socket> = {
 
   close(socket) {
     try {
-      // A database or cache client reacts to its socket closing under it: pg throws "Connection terminated
-      // unexpectedly" from an emitter nobody listens to, ioredis schedules a reconnect. Either lands in the next
-      // test. The leaked client is dead anyway: its socket is closed without telling it. Node's HTTP clients
-      // (http.Agent, fetch) handle a closed socket and keep their pools consistent, so they are told.
-      if (!isHttp(socket._httpMessage, 'ClientRequest') && !undiciSockets.has(socket) && !socket.server) {
-        for (const event of ['close', 'end', 'error', 'timeout', 'data', 'readable']) socket.removeAllListeners(event)
-        socket.on('error', () => {})
+      // A database or cache client reacts to its socket closing under it: pg emits "Connection terminated
+      // unexpectedly" from an emitter nobody listens to, ioredis reconnects, and a hook that awaits the client's
+      // `end()` waits for a 'close' that was taken from it. Such a socket is only unref'd: it no longer holds the
+      // worker open, and its client stays as it was. Node's HTTP clients (http.Agent, fetch) handle a closed socket
+      // and keep their pools consistent, and a server's side is the server's: those are destroyed, each with an
+      // 'error' listener added first where it has none, so that nothing goes unhandled ("socket hang up" on a
+      // request nobody listens to).
+      const request = socket._httpMessage
+      const http = isHttp(request, 'ClientRequest')
+      if (!http && !undiciSockets.has(socket) && !socket.server) {
+        socket.unref()
+        return
       }
+      if (http && request.listenerCount('error') === 0) request.on('error', () => {})
+      if (socket.listenerCount('error') === 0) socket.on('error', () => {})
       socket.destroy()
     } catch {
       // already gone

@@ -130,7 +130,11 @@ export const timersProbe: Probe<Timeout> = {
   },
 
   close(timer) {
-    timers.clearTimeout(timer)
+    // A timeout is unref'd, not cleared: a pending promise may wait on it (a retry's delay, a race's timeout), and
+    // cleared it would leave that flow frozen forever. It fires as planned, and no longer holds the worker open.
+    // An interval, which never settles anything by ending, is stopped.
+    if (typeof timer._repeat === 'number') timers.clearInterval(timer)
+    else timer.unref()
   },
 }
 
