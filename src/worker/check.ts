@@ -26,7 +26,7 @@ interface Judged {
  */
 export function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedOptions, timers: RealTimers): Leak[] | Promise<Leak[]> {
   ledger.lookBeforeCheck(scope)
-  const ctx: JudgeContext = { scope, ledger }
+  const ctx: JudgeContext = { scope, ledger, settleWindow: options.settleTimeout }
   const pooled: LeakRecord[] = []
   const alive = judge([...ledger.recordsOf(scope), ...ledger.pooled], ctx, pooled)
   scope.records.clear()
@@ -43,7 +43,11 @@ async function settle(alive: Judged[], ctx: JudgeContext, pooled: LeakRecord[], 
   let closedSome = false
   const look = () => {
     const before = alive.length
-    alive = judge(alive.map((j) => j.record), ctx, pooled)
+    // what the scope's own callbacks made while it settled (a timer that fired and set the next of its chain) is the
+    // scope's too, judged with the rest
+    const made = [...ctx.ledger.recordsOf(ctx.scope)]
+    ctx.scope.records.clear()
+    alive = judge([...alive.map((j) => j.record), ...made], ctx, pooled)
     closedSome = alive.length < before
   }
   for (let turn = 0; turn < SETTLE_TURNS && alive.length > 0; turn++) {

@@ -97,7 +97,7 @@ export function getRuntime(options: ResolvedOptions): Runtime {
 export function checkScope(runtime: Runtime, scope: Scope, task: ScopeTask, file: ScopeFile): LeakError[] | Promise<LeakError[]> {
   const { ledger, options } = runtime
   try {
-    if (ledger.current === scope && scope.parent) ledger.current = scope.parent
+    if (ledger.running === scope && scope.parent) ledger.current = scope.parent
     const found = findLeaks(scope, ledger, options, runtime.timers)
     if (Array.isArray(found)) return fileLeaks(runtime, scope, task, file, found)
     return found.then(

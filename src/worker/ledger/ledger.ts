@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
+import { AsyncLocalStorage, executionAsyncResource } from 'node:async_hooks'
 import type { IgnoreRule } from '../../shared/options.js'
 import type { Probe } from '../probes/probe.js'
 import { isCreatedByVitest, LazyCallSites, type CallSites } from '../stacks/stack.js'
@@ -192,10 +192,28 @@ export class Ledger {
     this.#current = root
   }
 
-  /** The owner of a resource created now: the concurrent test whose async context this is, else the running scope. */
+  /**
+   * The owner of a resource created now: the concurrent test whose async context this is; else, inside the callback
+   * of a timer whose owner is known (see `ownCallbacks`), that owner; else the running scope. A retry timer that an
+   * earlier test left, firing during a later test, makes its next attempt for the earlier test, never for the test
+   * that happens to run.
+   */
   get current(): Scope {
+    return this.#async?.getStore() ?? this.callbackOwners.get(executionAsyncResource()) ?? this.#current
+  }
+
+  /** The scope running now (the one the hooks entered), whatever callback this is: for the hooks themselves. */
+  get running(): Scope {
     return this.#async?.getStore() ?? this.#current
   }
+
+  /**
+   * The owner of the callbacks each timer (or immediate) runs, when they run outside the test that made it: tagged
+   * for those made outside any test (a suite's, the file's) when they are made, and for a test's when its check finds
+   * them still pending (see Probe.runsCallbacks). Node runs a timer's callback with the Timeout as the current async
+   * resource, with or without async hooks enabled; what its callback awaits runs later, outside it.
+   */
+  readonly callbackOwners = new Tag<Scope>('owner of its callbacks')
 
   /**
    * A scope that becomes current (not a return to an enclosing one) starts: the lookers look first (see Probe.look),
@@ -312,10 +330,18 @@ export class Ledger {
     }
   }
 
-  /** The records of a scope, with records made of what its `fresh` probes noted and is still open. */
+  /**
+   * The records of a scope, with records made of what its `fresh` probes noted and is still open. Those whose
+   * callbacks may still run (a pending timer, an unref'd one too) are tagged with the scope, which owns what they
+   * make from now on (see `callbackOwners`).
+   */
   recordsOf(scope: Scope): Set<LeakRecord> {
     const noted = scope.noted
     if (noted.length > 0) {
+      for (let i = 0; i < noted.length; i += NOTE) {
+        const probe = noted[i + 1] as Probe
+        if (probe.runsCallbacks && probe.state(noted[i] as object, undefined).status !== 'closed') this.callbackOwners.set(noted[i] as object, scope)
+      }
       pruneNoted(scope)
       for (let i = 0; i < noted.length; i += NOTE) {
         const record = new TrackedRecord(

@@ -22,6 +22,8 @@ export interface ResourceState {
 export interface JudgeContext {
   scope: Scope
   ledger: Ledger
+  /** How long (ms) the check waits for what is about to close (option `settleTimeout`): a timer due sooner is waited for. */
+  settleWindow?: number
 }
 
 export interface Description {
@@ -64,6 +66,11 @@ export interface Probe<R extends object = any> {
    * the few still open). Default: created by Vitest's own code (its task-update timer, its RPC timeouts).
    */
   foreign?(sites: CallSites | undefined): boolean
+  /**
+   * The resource is what Node runs its callbacks in (a Timeout, an Immediate: `executionAsyncResource()` inside its
+   * callback): what the callback creates belongs to the resource's owner (see Ledger.callbackOwners).
+   */
+  runsCallbacks?: boolean
   /** Starts noticing new resources; returns a function that undoes every patch and subscription. */
   install(ledger: Ledger): () => void
   /** Must be cheap: it runs for every record of a finished test. `ctx` is missing when only pruning closed ones. */
