@@ -10,7 +10,7 @@ beforeAll(async () => {
   run = await runVitest('kinds')
 })
 
-const files = ['servers', 'sockets', 'http-late', 'around-each', 'around-each-nested', 'timers', 'processes', 'watchers', 'libraries', 'clean', 'scopes', 'cleanup-order', 'concurrent', 'listeners', 'files', 'descriptors', 'tcp-state']
+const files = ['servers', 'sockets', 'http-late', 'around-each', 'around-each-nested', 'timers', 'processes', 'watchers', 'libraries', 'clean', 'scopes', 'cleanup-order', 'concurrent', 'listeners', 'files', 'descriptors', 'tcp-state', 'timing']
 
 describe('every kind, leaky and clean, through real Vitest', () => {
   test('the run reported every fixture file', () => {

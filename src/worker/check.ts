@@ -32,7 +32,7 @@ interface Judged {
  */
 export function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedOptions, timers: RealTimers): Leak[] | Promise<Leak[]> {
   ledger.lookBeforeCheck(scope)
-  const ctx: JudgeContext = { scope, ledger }
+  const ctx: JudgeContext = { scope, ledger, settleWindow: options.settleTimeout }
   const pooled: LeakRecord[] = []
   const alive = judge([...ledger.recordsOf(scope), ...ledger.pooled], ctx, pooled)
   scope.records.clear()
@@ -49,7 +49,11 @@ async function settle(alive: Judged[], ctx: JudgeContext, pooled: LeakRecord[], 
   let closedSome = false
   const look = () => {
     const before = alive.length
-    alive = judge(alive.map((j) => j.record), ctx, pooled)
+    // what the scope's own callbacks made while it settled (a timer that fired and set the next of its chain) is the
+    // scope's too, judged with the rest
+    const made = [...ctx.ledger.recordsOf(ctx.scope)]
+    ctx.scope.records.clear()
+    alive = judge([...alive.map((j) => j.record), ...made], ctx, pooled)
     closedSome = alive.length < before
   }
   for (let turn = 0; turn < SETTLE_TURNS && alive.length > 0; turn++) {
@@ -68,7 +72,10 @@ async function settle(alive: Judged[], ctx: JudgeContext, pooled: LeakRecord[], 
   }
   repool(pooled, ctx.ledger)
   const leaked = alive.filter((j) => j.status !== 'pending').map((j) => j.record)
-  for (const record of leaked) ctx.ledger.forget(record)
+  for (const record of leaked) {
+    ctx.ledger.forget(record)
+    ctx.ledger.reported.add(record)
+  }
   return fold(leaked, ctx)
 }
 
@@ -80,7 +87,9 @@ function repool(pooled: LeakRecord[], ledger: Ledger): void {
 function judge(records: LeakRecord[], ctx: JudgeContext, pooled: LeakRecord[]): Judged[] {
   const alive: Judged[] = []
   for (const record of records) {
-    const { status } = record.probe.state(record.resource, ctx)
+    const resource = record.resource
+    // collected: the program let it go, and it held nothing open
+    const { status } = resource === undefined ? { status: 'closed' as const } : record.probe.state(resource, ctx)
     if (status === 'closed' || status === 'excused') ctx.ledger.forget(record)
     else if (status === 'pooled') pooled.push(record)
     // only what is still open is worth reading the stack of: Vitest's own is dropped here
@@ -130,15 +139,26 @@ function fold(leaked: LeakRecord[], ctx: JudgeContext): Leak[] {
   return [...byResource.values()]
 }
 
-/** Best-effort: closes what leaked so one leaky test does not break or slow the next. */
-export function closeLeaks(leaks: Leak[]): void {
+/**
+ * Option `cleanup`: closes what leaked so one leaky test does not slow the next. What a later test of the file may
+ * still use (a server) is returned instead, to be closed when the file ends (see Probe.closeAtFileEnd).
+ */
+export function closeLeaks(leaks: Leak[], atFileEnd: boolean): Leak[] {
+  const later: Leak[] = []
   for (const leak of leaks) {
+    if (!atFileEnd && leak.record.probe.closeAtFileEnd) {
+      later.push(leak)
+      continue
+    }
     for (const record of [leak.record, ...leak.folded, ...leak.aliases]) {
+      const resource = record.resource
+      if (resource === undefined) continue
       try {
-        record.probe.close(record.resource)
+        record.probe.close(resource)
       } catch {
         // a probe's close must not throw; if it does, the next check reports what is left
       }
     }
   }
+  return later
 }

@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
+import { AsyncLocalStorage, executionAsyncResource } from 'node:async_hooks'
 import type { IgnoreRule, LeakKind } from '../../shared/options.js'
 import { isCreatedByVitest, LazyCallSites, type CallSites } from '../stacks/stack.js'
 import { Tag } from './tag.js'
@@ -34,7 +34,11 @@ export type ScopePhase = 'collect' | 'beforeAll' | 'tests' | 'afterAll' | 'test'
 export type StackFamily = 'timers' | 'requests'
 
 export interface LeakRecord<R extends object = object> {
-  resource: R
+  /**
+   * Held weakly (see TrackedRecord): undefined once the program let it go and it was collected, which only happens to
+   * a resource that holds nothing open (an open socket, server or child is kept alive by its handle).
+   */
+  readonly resource: R
   probe: Probe<R>
   owner: Scope
   /** The scope's phase when the resource was created (a suite's beforeAll vs afterAll). */
@@ -60,9 +64,15 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
   readonly createdAt = Date.now()
   #stack: LazyCallSites | typeof MADE_BY_NODE | undefined
   #foreign: boolean | undefined
+  /**
+   * The plugin keeps nothing alive that the program let go: a closed socket accepted by a server of the file's
+   * scope would otherwise stay in that scope's records until the next prune, with the request and everything its
+   * handlers held (a test that checks with a FinalizationRegistry that they are collected fails).
+   */
+  readonly #resource: WeakRef<R>
 
   constructor(
-    readonly resource: R,
+    resource: R,
     readonly probe: Probe<R>,
     public owner: Scope,
     public phase: ScopePhase,
@@ -71,6 +81,11 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
     readonly asyncId: number | undefined,
   ) {
     this.#stack = stack
+    this.#resource = new WeakRef(resource)
+  }
+
+  get resource(): R {
+    return this.#resource.deref() as R
   }
 
   #replaced: { sites: CallSites | undefined } | undefined
@@ -153,6 +168,12 @@ export class Ledger {
   /** Resources alive but not their owner's to close (idle sockets in a shared keep-alive pool), re-judged by every check. */
   readonly pooled = new Set<LeakRecord>()
   /**
+   * Leaks already reported and left as they were (option `cleanup` off): no longer judged, but still known, so that
+   * the descriptor snapshot does not report the same server again as an unexplained descriptor of the file. Their
+   * records hold them weakly; the closed ones are dropped when the snapshot next reads the set.
+   */
+  readonly reported = new Set<LeakRecord>()
+  /**
    * The scope each emitter or event target was created in (the listeners probe stamps them: EventEmitter.init runs in
    * every emitter's constructor, an AbortSignal is stamped when its controller hands it out; the hooks stamp a test's
    * own `context.signal`). One never seen is older than the plugin: `process`, emitters of modules loaded earlier.
@@ -170,10 +191,28 @@ export class Ledger {
     this.#current = root
   }
 
-  /** The owner of a resource created now: the concurrent test whose async context this is, else the running scope. */
+  /**
+   * The owner of a resource created now: the concurrent test whose async context this is; else, inside the callback
+   * of a timer whose owner is known (see `ownCallbacks`), that owner; else the running scope. A retry timer that an
+   * earlier test left, firing during a later test, makes its next attempt for the earlier test, never for the test
+   * that happens to run.
+   */
   get current(): Scope {
+    return this.#async?.getStore() ?? this.callbackOwners.get(executionAsyncResource()) ?? this.#current
+  }
+
+  /** The scope running now (the one the hooks entered), whatever callback this is: for the hooks themselves. */
+  get running(): Scope {
     return this.#async?.getStore() ?? this.#current
   }
+
+  /**
+   * The owner of the callbacks each timer (or immediate) runs, when they run outside the test that made it: tagged
+   * for those made outside any test (a suite's, the file's) when they are made, and for a test's when its check finds
+   * them still pending (see Probe.runsCallbacks). Node runs a timer's callback with the Timeout as the current async
+   * resource, with or without async hooks enabled; what its callback awaits runs later, outside it.
+   */
+  readonly callbackOwners = new Tag<Scope>('owner of its callbacks')
 
   /**
    * A scope that becomes current (not a return to an enclosing one) starts: the lookers look first (see Probe.look),
@@ -290,10 +329,18 @@ export class Ledger {
     }
   }
 
-  /** The records of a scope, with records made of what its `fresh` probes noted and is still open. */
+  /**
+   * The records of a scope, with records made of what its `fresh` probes noted and is still open. Those whose
+   * callbacks may still run (a pending timer, an unref'd one too) are tagged with the scope, which owns what they
+   * make from now on (see `callbackOwners`).
+   */
   recordsOf(scope: Scope): Set<LeakRecord> {
     const noted = scope.noted
     if (noted.length > 0) {
+      for (let i = 0; i < noted.length; i += NOTE) {
+        const probe = noted[i + 1] as Probe
+        if (probe.runsCallbacks && probe.state(noted[i] as object, undefined).status !== 'closed') this.callbackOwners.set(noted[i] as object, scope)
+      }
       pruneNoted(scope)
       for (let i = 0; i < noted.length; i += NOTE) {
         const record = new TrackedRecord(
@@ -361,7 +408,8 @@ function encloses(outer: Scope, inner: Scope): boolean {
 }
 
 /** Closed, or holding nothing open any more (an unref'd timer): never to be reported, so not worth keeping. */
-function isGone(probe: Probe, resource: object): boolean {
+function isGone(probe: Probe, resource: object | undefined): boolean {
+  if (resource === undefined) return true
   const { status } = probe.state(resource, undefined)
   return status === 'closed' || status === 'excused'
 }
@@ -419,6 +467,8 @@ export interface ResourceState {
 export interface JudgeContext {
   scope: Scope
   ledger: Ledger
+  /** How long (ms) the check waits for what is about to close (option `settleTimeout`): a timer due sooner is waited for. */
+  settleWindow?: number
 }
 
 export interface Description {
@@ -461,13 +511,26 @@ export interface Probe<R extends object = any> {
    * the few still open). Default: created by Vitest's own code (its task-update timer, its RPC timeouts).
    */
   foreign?(sites: CallSites | undefined): boolean
+  /**
+   * The resource is what Node runs its callbacks in (a Timeout, an Immediate: `executionAsyncResource()` inside its
+   * callback): what the callback creates belongs to the resource's owner (see Ledger.callbackOwners).
+   */
+  runsCallbacks?: boolean
   /** Starts noticing new resources; returns a function that undoes every patch and subscription. */
   install(ledger: Ledger): () => void
   /** Must be cheap: it runs for every record of a finished test. `ctx` is missing when only pruning closed ones. */
   state(resource: R, ctx: JudgeContext | undefined): ResourceState
   describe(resource: R, ctx: JudgeContext): Description
-  /** Best-effort close after reporting; must not throw. */
+  /**
+   * Option `cleanup` only: a best-effort close after reporting, as harmless as the probe can make it (nothing the
+   * program still waits on is cut off, nothing goes unhandled); must not throw.
+   */
   close(resource: R): void
+  /**
+   * Option `cleanup` only: a later test of the file may still use it (a server the next test sends requests to), so
+   * it is closed when the file ends, not right after its owner's check.
+   */
+  closeAtFileEnd?: boolean
   /**
    * Resources this one is part of (an accepted connection: its server, its client socket in this process). When one
    * of them leaks in the same check, this one is reported inside that error, not as an error of its own.

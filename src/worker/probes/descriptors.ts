@@ -53,6 +53,8 @@ let snapshot: Snapshot | undefined
  * explained. Dead entries go when the set is read.
  */
 const netSockets = new Set<WeakRef<object>>()
+const PRUNE_START = 256
+let netSocketsPruneAt = PRUNE_START
 const liveWorkers = new Set<Worker>()
 let workerExited = false
 
@@ -90,6 +92,10 @@ export const descriptorsProbe: Probe<Descriptor> = {
     })
     const noteSocket = (socket: object) => {
       netSockets.add(new WeakRef(socket))
+      // a test that opens and closes sockets by the hundred thousand: the dead refs go before they pile up
+      if (netSockets.size < netSocketsPruneAt) return
+      for (const ref of netSockets) if (ref.deref() === undefined) netSockets.delete(ref)
+      netSocketsPruneAt = Math.max(PRUNE_START, netSockets.size * 2)
     }
     const unfollow = [followClientSockets(noteSocket), followAcceptedSockets(noteSocket)]
     ledger.lookers.add(descriptorsProbe)
@@ -238,9 +244,14 @@ function explainedFds(owner: Scope, ledger: Ledger): Map<number, () => boolean> 
       })
     }
   }
-  const noteRecord = ({ resource, probe }: LeakRecord) => note(resource, (r) => probe.state(r, undefined).status !== 'closed')
+  const noteRecord = ({ resource, probe }: LeakRecord) => resource !== undefined && note(resource, (r) => probe.state(r, undefined).status !== 'closed')
   for (let scope: Scope | undefined = owner; scope; scope = scope.parent) for (const record of scope.records) noteRecord(record)
   for (const record of ledger.pooled) noteRecord(record)
+  for (const record of ledger.reported) {
+    const resource = record.resource
+    if (resource === undefined || record.probe.state(resource, undefined).status === 'closed') ledger.reported.delete(record)
+    else noteRecord(record)
+  }
   for (const ref of netSockets) {
     const socket = ref.deref()
     if (socket) note(socket, (r) => (r as { destroyed?: boolean }).destroyed !== true)

@@ -66,6 +66,8 @@ export const serversProbe: Probe<Server> = {
     }
   },
 
+  closeAtFileEnd: true,
+
   close(server) {
     try {
       ;(server as http.Server).closeAllConnections?.()

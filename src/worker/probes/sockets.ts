@@ -37,8 +37,11 @@ const undiciRequestOf = new WeakMap<object, object>()
 const answered = new WeakSet<object>()
 /** Where a client socket was asked to connect: the only place a Unix socket's path is known on the client side. */
 const targets = new WeakMap<object, { path?: string; host?: string; port?: number }>()
-/** Live tracked sockets by local address, to find the other end of a loopback connection in this process. */
-const byLocalAddress = new Map<string, Socket>()
+/**
+ * Tracked sockets by local address, to find the other end of a loopback connection in this process; held weakly, as
+ * it is rebuilt only when a peer is looked for, and a socket closed since must not be kept alive by it.
+ */
+const byLocalAddress = new Map<string, WeakRef<Socket>>()
 
 /**
  * TCP and Unix-socket connections: client sockets (net, tls, http/https agents, fetch, ws, database drivers) noticed
@@ -265,14 +268,21 @@ export const socketsProbe: Probe<Socket> = {
 
   close(socket) {
     try {
-      // A database or cache client reacts to its socket closing under it: pg throws "Connection terminated
-      // unexpectedly" from an emitter nobody listens to, ioredis schedules a reconnect. Either lands in the next
-      // test. The leaked client is dead anyway: its socket is closed without telling it. Node's HTTP clients
-      // (http.Agent, fetch) handle a closed socket and keep their pools consistent, so they are told.
-      if (!isHttp(socket._httpMessage, 'ClientRequest') && !undiciSockets.has(socket) && !socket.server) {
-        for (const event of ['close', 'end', 'error', 'timeout', 'data', 'readable']) socket.removeAllListeners(event)
-        socket.on('error', () => {})
+      // A database or cache client reacts to its socket closing under it: pg emits "Connection terminated
+      // unexpectedly" from an emitter nobody listens to, ioredis reconnects, and a hook that awaits the client's
+      // `end()` waits for a 'close' that was taken from it. Such a socket is only unref'd: it no longer holds the
+      // worker open, and its client stays as it was. Node's HTTP clients (http.Agent, fetch) handle a closed socket
+      // and keep their pools consistent, and a server's side is the server's: those are destroyed, each with an
+      // 'error' listener added first where it has none, so that nothing goes unhandled ("socket hang up" on a
+      // request nobody listens to).
+      const request = socket._httpMessage
+      const http = isHttp(request, 'ClientRequest')
+      if (!http && !undiciSockets.has(socket) && !socket.server) {
+        socket.unref()
+        return
       }
+      if (http && request.listenerCount('error') === 0) request.on('error', () => {})
+      if (socket.listenerCount('error') === 0) socket.on('error', () => {})
       // an HTTP/2 connection of undici's: its session goes first, as when undici closes it itself (a socket destroyed
       // under a live session makes undici throw from the session's 'close' handler, uncaught)
       const session = undiciSockets.has(socket) ? http2SessionOf(socket) : undefined
@@ -456,18 +466,18 @@ function isUnrefd(socket: Socket): boolean {
 function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefined {
   if (!ctx || socket.remotePort === undefined) return undefined
   const key = `${socket.remoteAddress}|${socket.remotePort}`
-  const candidate = byLocalAddress.get(key)
+  const candidate = byLocalAddress.get(key)?.deref()
   if (candidate && candidate.localPort === socket.remotePort) return candidate
   // rebuild lazily: only sockets judged in this process can be peers
   byLocalAddress.clear()
   for (const records of [...[...scopesOf(ctx.scope)].map((s) => s.records), ctx.ledger.pooled]) {
     for (const record of records) {
-      const other = record.resource as Socket
-      if (record.probe !== socketsProbe || other.destroyed || other.server) continue
-      if (other.localPort !== undefined) byLocalAddress.set(`${other.localAddress}|${other.localPort}`, other)
+      const other = record.resource as Socket | undefined
+      if (record.probe !== socketsProbe || !other || other.destroyed || other.server) continue
+      if (other.localPort !== undefined) byLocalAddress.set(`${other.localAddress}|${other.localPort}`, new WeakRef(other))
     }
   }
-  return byLocalAddress.get(key)
+  return byLocalAddress.get(key)?.deref()
 }
 
 function* scopesOf(scope: JudgeContext['scope']): Generator<JudgeContext['scope']> {
@@ -526,9 +536,14 @@ function pendingTarget(socket: Socket): string | undefined {
 // when their scope is checked; these are kept for as long as the socket is open, whoever owns it.
 
 interface Tracked {
-  /** Each open socket, with when it was accepted or asked to connect. */
-  sockets: Map<Socket, number>
-  /** Size at which destroyed sockets are dropped, so a server with many short connections stays small. */
+  /**
+   * Each socket, held weakly: a socket the program closed and let go must not be kept alive by the plugin (a test that
+   * checks with a FinalizationRegistry that a request's objects are collected would fail).
+   */
+  sockets: Set<WeakRef<Socket>>
+  /** When each was accepted or asked to connect. */
+  since: WeakMap<Socket, number>
+  /** Size at which destroyed and collected sockets are dropped, so a server with many short connections stays small. */
   pruneAt: number
 }
 
@@ -550,18 +565,32 @@ const CONNECTIONS = Symbol.for('vitest-leaks.sockets.connections')
 
 function connections(): Connections {
   const host = process as unknown as Record<symbol, Connections | undefined>
-  return (host[CONNECTIONS] ??= { accepted: new WeakMap(), clients: { sockets: new Map(), pruneAt: PRUNE_START }, clientsNoticed: false, subscribed: false })
+  return (host[CONNECTIONS] ??= { accepted: new WeakMap(), clients: newTracked(), clientsNoticed: false, subscribed: false })
+}
+
+function newTracked(): Tracked {
+  return { sockets: new Set(), since: new WeakMap(), pruneAt: PRUNE_START }
 }
 
 function note(tracked: Tracked, socket: Socket): void {
-  tracked.sockets.set(socket, Date.now())
+  tracked.sockets.add(new WeakRef(socket))
+  tracked.since.set(socket, Date.now())
   if (tracked.sockets.size < tracked.pruneAt) return
   prune(tracked)
   tracked.pruneAt = Math.max(PRUNE_START, tracked.sockets.size * 2)
 }
 
 function prune(tracked: Tracked): void {
-  for (const socket of tracked.sockets.keys()) if (socket.destroyed) tracked.sockets.delete(socket)
+  for (const ref of tracked.sockets) {
+    const socket = ref.deref()
+    if (!socket || socket.destroyed) tracked.sockets.delete(ref)
+  }
+}
+
+/** The sockets of `tracked` not destroyed yet, oldest first. */
+function openSockets(tracked: Tracked): Socket[] {
+  prune(tracked)
+  return [...tracked.sockets].map((ref) => ref.deref()!).filter((socket) => socket !== undefined)
 }
 
 function noteClient(socket: Socket): void {
@@ -585,7 +614,7 @@ export function trackConnections(): void {
       const server = socket.server
       if (!server) return
       let tracked = state.accepted.get(server)
-      if (!tracked) state.accepted.set(server, (tracked = { sockets: new Map(), pruneAt: PRUNE_START }))
+      if (!tracked) state.accepted.set(server, (tracked = newTracked()))
       note(tracked, socket)
     } catch {
       // never into Node's accept
@@ -597,8 +626,7 @@ export function trackConnections(): void {
 export function openConnectionsOf(server: net.Server): net.Socket[] {
   const tracked = connections().accepted.get(server)
   if (!tracked) return []
-  prune(tracked)
-  return [...tracked.sockets.keys()]
+  return openSockets(tracked)
 }
 
 /** One open connection, in the words of the assertion's failure. */
@@ -629,7 +657,7 @@ export function connectionInfo(socket: net.Socket, ledger: Ledger | undefined): 
     return {
       peer: path ? `over Unix socket ${path}` : `from ${formatHostPort(s.remoteAddress, s.remotePort) ?? 'an unknown address'}`,
       state,
-      since: connections().accepted.get(s.server)?.sockets.get(s),
+      since: connections().accepted.get(s.server)?.since.get(s),
       ...bytes,
       clientSites: client && ledger?.recordOf(client)?.sites,
       clientInProcess: client !== undefined,
@@ -642,7 +670,7 @@ export function connectionInfo(socket: net.Socket, ledger: Ledger | undefined): 
   return {
     peer: `to ${remote}${local ? ` (from ${local})` : ''}`,
     state,
-    since: connections().clients.sockets.get(s) ?? record?.createdAt,
+    since: connections().clients.since.get(s) ?? record?.createdAt,
     ...bytes,
     clientSites: record?.sites,
     clientInProcess: true,
@@ -660,8 +688,9 @@ function clientEnd(accepted: Socket): Socket | undefined {
   const port = accepted.remotePort
   if (port === undefined) return undefined
   const address = plainAddress(accepted.remoteAddress)
-  for (const client of connections().clients.sockets.keys()) {
-    if (!client.destroyed && client.localPort === port && plainAddress(client.localAddress) === address) return client
+  for (const ref of connections().clients.sockets) {
+    const client = ref.deref()
+    if (client && !client.destroyed && client.localPort === port && plainAddress(client.localAddress) === address) return client
   }
   return undefined
 }
