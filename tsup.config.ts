@@ -16,7 +16,7 @@ export default defineConfig([
   // the same as CommonJS (index.cjs, index.d.cts), for `require`: a package without "type": "module" has its
   // vitest.config.ts bundled as CommonJS, and Vite refuses an ES-module-only package there (Node 20.0 to 20.18 have no
   // require() of ES modules either). The two copies share no state that matters: the reporter is known by a mark, not
-  // by its class (plugin.ts), and what test files use lives under Symbol.for keys on `process`. `import.meta.url` is
+  // by its class (plugin/plugin.ts), and what test files use lives under Symbol.for keys on `process`. `import.meta.url` is
   // this file's own URL, always: not tsup's shim, which takes a browser branch when a DOM environment defines `document`
   {
     ...shared,

@@ -42,7 +42,10 @@ async function runTarget(target: Target): Promise<void> {
   if (target !== rootTarget) {
     const problem: string | undefined = installProblem(target)
     if (problem) {
-      runs.set(target.name, `${target.name} (vitest ${target.vitest}) is not prepared: ${problem}. Run \`node scripts/prepare-versions.mjs\`.`)
+      runs.set(
+        target.name,
+        `${target.name} (vitest ${target.vitest}) is not prepared: ${problem}. Run \`node scripts/prepare-versions.mjs\`.`,
+      )
       return
     }
     cwd = ownCopy(target, 'commonjs')
@@ -53,7 +56,16 @@ async function runTarget(target: Target): Promise<void> {
     outcomes.set(config, await runVitest('commonjs', { cwd, node, vitestCli, args: ['--config', config] }))
   }
   if (target.node === 'system') {
-    outcomes.set(WITHOUT_REQUIRE_ESM, await runVitest('commonjs', { cwd, node, vitestCli, nodeArgs: ['--no-experimental-require-module'], args: ['--config', 'vitest.config.cjs'] }))
+    outcomes.set(
+      WITHOUT_REQUIRE_ESM,
+      await runVitest('commonjs', {
+        cwd,
+        node,
+        vitestCli,
+        nodeArgs: ['--no-experimental-require-module'],
+        args: ['--config', 'vitest.config.cjs'],
+      }),
+    )
   }
   runs.set(target.name, outcomes)
 }
@@ -79,7 +91,9 @@ function runOf(target: Target, config: string): RunOutcome {
 function problemsOf(run: RunOutcome, projects: number): string[] {
   const problems: string[] = []
   const files = run.modules.map((m) => m.file.split('/').at(-1)).sort()
-  const expected = Array.from({ length: projects }, () => ['clean.test.ts', 'leaky.test.ts']).flat().sort()
+  const expected = Array.from({ length: projects }, () => ['clean.test.ts', 'leaky.test.ts'])
+    .flat()
+    .sort()
   if (JSON.stringify(files) !== JSON.stringify(expected)) problems.push(`ran ${JSON.stringify(files)}, not ${JSON.stringify(expected)}`)
   for (const module of run.modules) {
     problems.push(...checkMarkers(module))
@@ -94,23 +108,26 @@ function problemsOf(run: RunOutcome, projects: number): string[] {
   return problems
 }
 
-describe.each(targets.map((target) => [target.name, target.vitest, target] as const))('%s: a CommonJS package, through real Vitest %s', (_name, version, target) => {
-  test.each(CONFIGS)('%s: the leaky tests fail at their lines, the clean ones pass', (config) => {
-    const run = runOf(target, config)
-    expect(run.output).toContain(`v${version}`)
-    expect(run.output).not.toContain('ESM only')
-    expect(problemsOf(run, 1), run.output).toEqual([])
-    expect(run.exitCode).toBe(1)
-  })
+describe.each(targets.map((target) => [target.name, target.vitest, target] as const))(
+  '%s: a CommonJS package, through real Vitest %s',
+  (_name, version, target) => {
+    test.each(CONFIGS)('%s: the leaky tests fail at their lines, the clean ones pass', (config) => {
+      const run = runOf(target, config)
+      expect(run.output).toContain(`v${version}`)
+      expect(run.output).not.toContain('ESM only')
+      expect(problemsOf(run, 1), run.output).toEqual([])
+      expect(run.exitCode).toBe(1)
+    })
 
-  test('both copies of the package in one run (an ES module project config, one bundled as CommonJS): one summary', () => {
-    const run = runOf(target, 'both-copies.config.mts')
-    expect(problemsOf(run, 2), run.output).toEqual([])
-    expect(run.output).toContain('4 leaks failed')
-  })
+    test('both copies of the package in one run (an ES module project config, one bundled as CommonJS): one summary', () => {
+      const run = runOf(target, 'both-copies.config.mts')
+      expect(problemsOf(run, 2), run.output).toEqual([])
+      expect(run.output).toContain('4 leaks failed')
+    })
 
-  test.runIf(target.node === 'system')('vitest.config.cjs with require() of ES modules turned off (Node 20.0 to 20.18)', () => {
-    const run = runOf(target, WITHOUT_REQUIRE_ESM)
-    expect(problemsOf(run, 1), run.output).toEqual([])
-  })
-})
+    test.runIf(target.node === 'system')('vitest.config.cjs with require() of ES modules turned off (Node 20.0 to 20.18)', () => {
+      const run = runOf(target, WITHOUT_REQUIRE_ESM)
+      expect(problemsOf(run, 1), run.output).toEqual([])
+    })
+  },
+)

@@ -14,7 +14,8 @@ import { ROOT, runVitest, type RunOutcome } from './support/run-vitest.js'
 
 const BIN = join(ROOT, 'node_modules/.bin')
 const VITEST_VERSION = (JSON.parse(readFileSync(join(ROOT, 'node_modules/vitest/package.json'), 'utf8')) as { version: string }).version
-const TYPES_NODE_VERSION = (JSON.parse(readFileSync(join(ROOT, 'node_modules/@types/node/package.json'), 'utf8')) as { version: string }).version
+const TYPES_NODE_VERSION = (JSON.parse(readFileSync(join(ROOT, 'node_modules/@types/node/package.json'), 'utf8')) as { version: string })
+  .version
 /** Everything at the top of the repository but these is copied into the "fresh clone" that is packed. */
 const NOT_COPIED = new Set(['.git', 'node_modules', 'dist', '.tmp', '.versions', 'test', 'bench', 'examples'])
 
@@ -28,7 +29,16 @@ function run(command: string, args: string[], cwd: string): Promise<Ran> {
     const child = spawn(command, args, {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', npm_config_update_notifier: 'false', VITEST: undefined, VITEST_WORKER_ID: undefined, VITEST_POOL_ID: undefined, NODE_OPTIONS: undefined },
+      env: {
+        ...process.env,
+        FORCE_COLOR: '0',
+        NO_COLOR: '1',
+        npm_config_update_notifier: 'false',
+        VITEST: undefined,
+        VITEST_WORKER_ID: undefined,
+        VITEST_POOL_ID: undefined,
+        NODE_OPTIONS: undefined,
+      },
     })
     let output = ''
     child.stdout.on('data', (chunk) => (output += chunk))
@@ -78,7 +88,8 @@ const PROJECTS: Record<string, { manifest: object; files: Record<string, string>
   esm: {
     manifest: { name: 'esm-project', private: true, type: 'module' },
     files: {
-      'vitest.config.js': "import leaks from 'vitest-leaks'\nimport { defineConfig } from 'vitest/config'\n\nexport default defineConfig({ plugins: [leaks()], test: { includeTaskLocation: true } })\n",
+      'vitest.config.js':
+        "import leaks from 'vitest-leaks'\nimport { defineConfig } from 'vitest/config'\n\nexport default defineConfig({ plugins: [leaks()], test: { includeTaskLocation: true } })\n",
       'leaky.test.js': LEAKY_JS,
       'clean.test.js': CLEAN_JS,
     },
@@ -87,7 +98,8 @@ const PROJECTS: Record<string, { manifest: object; files: Record<string, string>
   commonjs: {
     manifest: { name: 'commonjs-project', private: true },
     files: {
-      'vitest.config.cjs': "const { leaks } = require('vitest-leaks')\n\nmodule.exports = { plugins: [leaks()], test: { includeTaskLocation: true } }\n",
+      'vitest.config.cjs':
+        "const { leaks } = require('vitest-leaks')\n\nmodule.exports = { plugins: [leaks()], test: { includeTaskLocation: true } }\n",
       'leaky.test.js': LEAKY_JS,
       'clean.test.js': CLEAN_JS,
     },
@@ -102,7 +114,8 @@ const PROJECTS: Record<string, { manifest: object; files: Record<string, string>
       // matcher.ts alone, which imports nothing of the package: typed by `types` only, and the control without it
       'tsconfig.types.json': `${JSON.stringify({ extends: './tsconfig.json', include: [], files: ['matcher.ts'] }, null, 2)}\n`,
       'tsconfig.control.json': `${JSON.stringify({ extends: './tsconfig.json', include: [], files: ['matcher.ts'], compilerOptions: { types: ['node'] } }, null, 2)}\n`,
-      'matcher.ts': "import http from 'node:http'\nimport { expect } from 'vitest'\n\nexport function drained(server: http.Server): void {\n  expect(server).toHaveNoOpenSockets()\n}\n",
+      'matcher.ts':
+        "import http from 'node:http'\nimport { expect } from 'vitest'\n\nexport function drained(server: http.Server): void {\n  expect(server).toHaveNoOpenSockets()\n}\n",
       // the CommonJS types (dist/index.d.cts), as a require() of the package sees them
       'require.cts': `import vitestLeaks = require('vitest-leaks')
 
@@ -112,9 +125,13 @@ export const byDefault: vitestLeaks.LeaksPlugin = vitestLeaks.default({ kinds: [
 vitestLeaks.leaks({ mode: 'loud' })
 `,
       // in this CommonJS package Vite bundles it as CommonJS: at run time the import is a require() (dist/index.cjs)
-      'vitest.config.ts': "import leaks from 'vitest-leaks'\nimport { defineConfig } from 'vitest/config'\n\nexport default defineConfig({ plugins: [leaks()], test: { includeTaskLocation: true } })\n",
+      'vitest.config.ts':
+        "import leaks from 'vitest-leaks'\nimport { defineConfig } from 'vitest/config'\n\nexport default defineConfig({ plugins: [leaks()], test: { includeTaskLocation: true } })\n",
       'leaky.test.ts': LEAKY_JS.replace('new Promise(', 'new Promise<void>('),
-      'clean.test.ts': CLEAN_JS.replace('new Promise(', 'new Promise<void>(').replace('server.close(resolve)', 'server.close(() => resolve(undefined))'),
+      'clean.test.ts': CLEAN_JS.replace('new Promise(', 'new Promise<void>(').replace(
+        'server.close(resolve)',
+        'server.close(() => resolve(undefined))',
+      ),
     },
     install: [`@types/node@${TYPES_NODE_VERSION}`],
   },
@@ -132,22 +149,40 @@ beforeAll(async () => {
   }
   symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'), 'dir')
   packed = await run(npm, ['pack', '--json', '--pack-destination', work], clone)
-  const report = JSON.parse(packed.output.slice(packed.output.indexOf('[\n'))) as Array<{ filename: string; files: Array<{ path: string }> }>
+  const report = JSON.parse(packed.output.slice(packed.output.indexOf('[\n'))) as Array<{
+    filename: string
+    files: Array<{ path: string }>
+  }>
   tarball = join(work, report[0]!.filename)
   files = report[0]!.files.map((file) => file.path).sort()
 
   // the three projects side by side: an install mostly waits on the disk (or the registry)
-  await Promise.all(Object.entries(PROJECTS).map(async ([name, project]) => {
-    const dir = join(work, name)
-    mkdirSync(dir)
-    writeFileSync(join(dir, 'package.json'), `${JSON.stringify(project.manifest, null, 2)}\n`)
-    for (const [file, text] of Object.entries(project.files)) writeFileSync(join(dir, file), text)
-    // from npm's cache when it has them (it does after this repository's own install), else from the registry
-    const installed = await run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball, `vitest@${VITEST_VERSION}`, ...project.install], dir)
-    installs.set(name, installed)
-    if (installed.code !== 0) return
-    vitestRuns.set(name, await runVitest(name, { cwd: dir, vitestCli: join(dir, 'node_modules/vitest/vitest.mjs') }))
-  }))
+  await Promise.all(
+    Object.entries(PROJECTS).map(async ([name, project]) => {
+      const dir = join(work, name)
+      mkdirSync(dir)
+      writeFileSync(join(dir, 'package.json'), `${JSON.stringify(project.manifest, null, 2)}\n`)
+      for (const [file, text] of Object.entries(project.files)) writeFileSync(join(dir, file), text)
+      // from npm's cache when it has them (it does after this repository's own install), else from the registry
+      const installed = await run(
+        npm,
+        [
+          'install',
+          '--prefer-offline',
+          '--no-audit',
+          '--no-fund',
+          '--loglevel=error',
+          tarball,
+          `vitest@${VITEST_VERSION}`,
+          ...project.install,
+        ],
+        dir,
+      )
+      installs.set(name, installed)
+      if (installed.code !== 0) return
+      vitestRuns.set(name, await runVitest(name, { cwd: dir, vitestCli: join(dir, 'node_modules/vitest/vitest.mjs') }))
+    }),
+  )
 }, 600_000)
 
 afterAll(() => {
@@ -188,10 +223,18 @@ describe('npm pack, on a clone without dist/', () => {
   // esm-only profile, which leaves out the two CommonJS resolutions (node10 does not read `exports` at all). No
   // @types lookup: it would ask the registry.
   test('arethetypeswrong: the main entry resolves with the right types everywhere; the setup files as ES modules', async () => {
-    const main = await run(join(BIN, 'attw'), [tarball, '--no-definitely-typed', '--no-color', '--entrypoints', '.', './package.json'], work)
+    const main = await run(
+      join(BIN, 'attw'),
+      [tarball, '--no-definitely-typed', '--no-color', '--entrypoints', '.', './package.json'],
+      work,
+    )
     expect(main.code, main.output).toBe(0)
     expect(main.output).toContain('No problems found')
-    const setup = await run(join(BIN, 'attw'), [tarball, '--no-definitely-typed', '--no-color', '--profile', 'esm-only', '--entrypoints', './setup', './matchers'], work)
+    const setup = await run(
+      join(BIN, 'attw'),
+      [tarball, '--no-definitely-typed', '--no-color', '--profile', 'esm-only', '--entrypoints', './setup', './matchers'],
+      work,
+    )
     expect(setup.code, setup.output).toBe(0)
     expect(setup.output).toContain('node16 (from ESM) │ 🟢 (ESM)')
   })
@@ -203,9 +246,17 @@ describe.each(Object.keys(PROJECTS))('installed from the tarball into a fresh %s
     expect(installed.code, installed.output).toBe(0)
     const outcome = vitestRuns.get(name)!
     expect(outcome.output).toContain(`v${VITEST_VERSION}`)
-    expect(outcome.modules.map((m) => m.file.split('/').at(-1)).sort(), outcome.output).toEqual([`clean.test.${name === 'typescript' ? 'ts' : 'js'}`, `leaky.test.${name === 'typescript' ? 'ts' : 'js'}`])
+    expect(outcome.modules.map((m) => m.file.split('/').at(-1)).sort(), outcome.output).toEqual([
+      `clean.test.${name === 'typescript' ? 'ts' : 'js'}`,
+      `leaky.test.${name === 'typescript' ? 'ts' : 'js'}`,
+    ])
     const states = outcome.modules.flatMap((m) => m.tests.map((t) => `${t.name}: ${t.state}`)).sort()
-    expect(states, outcome.output).toEqual(['a leak accepted with ignoreLeaks: passed', 'a timer cleared, a server closed: passed', 'leaks: a server: failed', 'leaks: a timer: failed'])
+    expect(states, outcome.output).toEqual([
+      'a leak accepted with ignoreLeaks: passed',
+      'a timer cleared, a server closed: passed',
+      'leaks: a server: failed',
+      'leaks: a timer: failed',
+    ])
     for (const module of outcome.modules) expect(checkMarkers(module), outcome.output).toEqual([])
     expect(outcome.output).toContain('vitest-leaks  2 leaks failed 2 tests: 1 timer, 1 server')
     expect(outcome.exitCode).toBe(1)
@@ -213,7 +264,8 @@ describe.each(Object.keys(PROJECTS))('installed from the tarball into a fresh %s
 })
 
 describe('the TypeScript project', () => {
-  const tsc = (dir: string, config: string, ...args: string[]) => run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config, ...args], dir)
+  const tsc = (dir: string, config: string, ...args: string[]) =>
+    run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config, ...args], dir)
 
   test('tsc: the config, the tests, and a CommonJS module that requires the package (its types: index.d.cts) check', async () => {
     const dir = join(work, 'typescript')

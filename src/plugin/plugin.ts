@@ -106,7 +106,9 @@ export function leaks(options?: LeaksOptions): LeaksPlugin {
       // one summary per run, also when a project loads the config again and so has its own leaks() (a browser project)
       if (checked && !vitest.config.reporters.some(isLeaksReporter)) {
         // pushed here, it survives a `--reporter` on the command line
-        vitest.config.reporters.push(Object.assign(new LeaksReporter(resolved, vitest.config.root, config.baseline), { [REPORTER_MARK]: true }))
+        vitest.config.reporters.push(
+          Object.assign(new LeaksReporter(resolved, vitest.config.root, config.baseline), { [REPORTER_MARK]: true }),
+        )
       }
     },
   }
