@@ -38,8 +38,8 @@ export const TARGETS = [
   // 4.0 has no aroundEach and no runner methods around each attempt: checked from onTestFinished, as on 3.2, but with
   // 4.x's module runner
   { name: 'vitest-4-0', vitest: '4.0.18', node: 'system' },
-  { name: 'vitest-5', vitest: '5.1.1', node: NODE_22 },
-  { name: 'vitest-5-node-24', vitest: '5.1.1', node: NODE_24 },
+  { name: 'vitest-5', vitest: '5.1.2', node: NODE_22 },
+  { name: 'vitest-5-node-24', vitest: '5.1.2', node: NODE_24 },
 ]
 
 /** Where a target's files are: its folder, Node binary, Vitest CLI and copied fixture project. */
