@@ -22,15 +22,20 @@ interface Listener {
 /**
  * What one scope added to one event of one emitter. Only the first STACKS_PER_EVENT additions keep a stack: a test
  * that adds and removes a listener a thousand times on a long-lived bus pays for four stacks, not a thousand (a stack
- * costs several microseconds, the addition a tenth of one). A leftover past the budget borrows the stack of a sample
- * with the same function, or the same source text (the same code added it again).
+ * costs several microseconds, the addition a tenth of one). Past them, a function whose source text no sample has
+ * gets a stack too (other code is adding); one with a sample's text does not, and if it is left over it borrows the
+ * stack of that sample (the same code added it again).
  */
 interface EventAdditions {
   noted: number
   samples: Listener[]
+  /** The source text of each sample's function. */
+  texts: string[]
 }
 
 const STACKS_PER_EVENT = 4
+/** Past the first four, only a function of other source text than the samples' gets a stack, up to this many. */
+const SAMPLES_PER_EVENT = 16
 const PATCHED = Symbol.for('vitest-leaks.listeners.original')
 
 /**
@@ -94,13 +99,17 @@ export const listenersProbe: Probe<Listener> = {
       let byTarget = additions.get(target)
       if (byTarget?.scope !== current) additions.set(target, (byTarget = { scope: current, byType: new Map() }))
       let event = byTarget.byType.get(type)
-      if (!event) byTarget.byType.set(type, (event = { noted: 0, samples: [] }))
+      if (!event) byTarget.byType.set(type, (event = { noted: 0, samples: [], texts: [] }))
       const entry: Listener = { target: target as Listener['target'], type, listener, event, once: once || fn !== listener, stack: undefined }
       if (event.noted >= STACKS_PER_EVENT && ledger.stacksPerTest !== Infinity) {
-        // past the budget: no stack, no lookup (Node's own, if it is, is told at the check; see borrowedSites)
-        event.noted++
-        ledger.noteOverBudget(entry, listenersProbe, current)
-        return
+        // past the budget: no stack for the same code again (a leftover borrows a sample's, see sitesOf), and no
+        // lookup (Node's own is told at the check); other code gets one, up to SAMPLES_PER_EVENT
+        const text = fn ? Function.prototype.toString.call(fn) : ''
+        if (event.samples.length >= SAMPLES_PER_EVENT || event.texts.includes(text)) {
+          event.noted++
+          ledger.noteOverBudget(entry, listenersProbe, current)
+          return
+        }
       }
       // Node adds and removes listeners on pooled sockets and streams a dozen times per request: who added this one
       // is read now from three frames, so Node's and Vitest's leave no record to keep and judge, and do not use up
@@ -121,6 +130,7 @@ export const listenersProbe: Probe<Listener> = {
       event.noted++
       entry.stack = ledger.note(entry, listenersProbe, skip)
       event.samples.push(entry)
+      event.texts.push(fn ? Function.prototype.toString.call(fn) : '')
     }
 
     undo.push(followNewEmitters((emitter) => ledger.bornIn.set(emitter, ledger.current)))
@@ -234,7 +244,9 @@ type Patch = <T extends object>(owner: T, name: keyof T & string, replacement: (
 function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
   const undo: Array<() => void> = []
   const Original = globalThis.AbortController
-  if (typeof Original === 'function' && !(Original as unknown as Record<symbol, unknown>)[PATCHED]) {
+  const slot = Object.getOwnPropertyDescriptor(globalThis, 'AbortController')
+  // a vm pool's context may hold it read-only: there the signal takes the scope of its first read, as before
+  if (typeof Original === 'function' && !(Original as unknown as Record<symbol, unknown>)[PATCHED] && slot && (slot.writable || slot.configurable)) {
     const proxy = new Proxy(Original, {
       construct(target, args, newTarget) {
         const controller = Reflect.construct(target, args, newTarget) as object
@@ -249,9 +261,9 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
         return key === PATCHED ? Original : Reflect.get(target, key, receiver)
       },
     })
-    globalThis.AbortController = proxy
+    Object.defineProperty(globalThis, 'AbortController', { ...slot, value: proxy })
     undo.push(() => {
-      if (globalThis.AbortController === proxy) globalThis.AbortController = Original
+      if (globalThis.AbortController === proxy) Object.defineProperty(globalThis, 'AbortController', slot)
     })
   }
   const signalGetter = Object.getOwnPropertyDescriptor(AbortController.prototype, 'signal')?.get
