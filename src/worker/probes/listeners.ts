@@ -22,19 +22,19 @@ interface Listener {
 /**
  * What one scope added to one event of one emitter. Only the first STACKS_PER_EVENT additions keep a stack: a test
  * that adds and removes a listener a thousand times on a long-lived bus pays for four stacks, not a thousand (a stack
- * costs several microseconds, the addition a tenth of one). Past them, a function whose source text no sample has
- * gets a stack too (other code is adding); one with a sample's text does not, and if it is left over it borrows the
- * stack of that sample (the same code added it again).
+ * costs several microseconds, the addition a tenth of one). Past them, a function unlike every sample's (another
+ * name or arity: other code is adding) gets a stack too; one like a sample's does not, and if it is left over it
+ * borrows the stack of the sample with the same function or source text (the same code added it again).
  */
 interface EventAdditions {
   noted: number
   samples: Listener[]
-  /** The source text of each sample's function. */
-  texts: string[]
+  /** The function of each sample (a `once` wrapper's `.listener`). */
+  functions: Array<Function | undefined>
 }
 
 const STACKS_PER_EVENT = 4
-/** Past the first four, only a function of other source text than the samples' gets a stack, up to this many. */
+/** Past the first four, only a function unlike the samples' gets a stack, up to this many. */
 const SAMPLES_PER_EVENT = 16
 const PATCHED = Symbol.for('vitest-leaks.listeners.original')
 
@@ -99,13 +99,12 @@ export const listenersProbe: Probe<Listener> = {
       let byTarget = additions.get(target)
       if (byTarget?.scope !== current) additions.set(target, (byTarget = { scope: current, byType: new Map() }))
       let event = byTarget.byType.get(type)
-      if (!event) byTarget.byType.set(type, (event = { noted: 0, samples: [], texts: [] }))
+      if (!event) byTarget.byType.set(type, (event = { noted: 0, samples: [], functions: [] }))
       const entry: Listener = { target: target as Listener['target'], type, listener, event, once: once || fn !== listener, stack: undefined }
       if (event.noted >= STACKS_PER_EVENT && ledger.stacksPerTest !== Infinity) {
         // past the budget: no stack for the same code again (a leftover borrows a sample's, see sitesOf), and no
         // lookup (Node's own is told at the check); other code gets one, up to SAMPLES_PER_EVENT
-        const text = fn ? Function.prototype.toString.call(fn) : ''
-        if (event.samples.length >= SAMPLES_PER_EVENT || event.texts.includes(text)) {
+        if (event.samples.length >= SAMPLES_PER_EVENT || isLikeASample(event, fn)) {
           event.noted++
           ledger.noteOverBudget(entry, listenersProbe, current)
           return
@@ -130,7 +129,7 @@ export const listenersProbe: Probe<Listener> = {
       event.noted++
       entry.stack = ledger.note(entry, listenersProbe, skip)
       event.samples.push(entry)
-      event.texts.push(fn ? Function.prototype.toString.call(fn) : '')
+      event.functions.push(fn)
     }
 
     undo.push(followNewEmitters((emitter) => ledger.bornIn.set(emitter, ledger.current)))
@@ -224,6 +223,19 @@ function isNodeListener({ target, type, listener }: Listener): boolean {
   if (nodeListeners.has(fn)) return true
   const source = sourceKey(target, type, fn)
   return source !== undefined && nodeSources.has(source)
+}
+
+/**
+ * Whether a function looks like one of the event's samples: the same one, or the same name and arity (a closure made
+ * again by the same code). Read without `toString`, which costs as much as the addition; the check compares texts.
+ */
+function isLikeASample(event: EventAdditions, fn: Function | undefined): boolean {
+  const functions = event.functions
+  for (let i = 0; i < functions.length; i++) {
+    const sample = functions[i]
+    if (sample === fn || (sample !== undefined && fn !== undefined && sample.name === fn.name && sample.length === fn.length)) return true
+  }
+  return false
 }
 
 function functionOf(listener: unknown): Function | undefined {
