@@ -28,9 +28,18 @@ interface Listener {
  */
 interface EventAdditions {
   noted: number
-  samples: Listener[]
-  /** The function of each sample (a `once` wrapper's `.listener`). */
-  functions: Array<Function | undefined>
+  /**
+   * What is kept of the first additions (and of later ones unlike them): no listener, which the test may have removed
+   * and let go, only its function's name, arity and source text, and the stack.
+   */
+  samples: Sample[]
+}
+
+interface Sample {
+  name: string
+  length: number
+  text: string
+  stack: LazyCallSites | undefined
 }
 
 const STACKS_PER_EVENT = 4
@@ -80,8 +89,13 @@ export const listenersProbe: Probe<Listener> = {
         ledger.onInternalError(error)
       }
     }
-    /** The additions of the scope that last added to each emitter, by event (a WeakMap: emitters are long-lived). */
-    const additions = new WeakMap<object, { scope: Scope; byType: Map<string | symbol, EventAdditions> }>()
+    /**
+     * Each scope's additions, by emitter and event: dropped with the scope (weak keys: the scope, then the emitter,
+     * which a suite's additions must not keep alive). The last scope's map is at hand.
+     */
+    const additionsByScope = new WeakMap<Scope, WeakMap<object, Map<string | symbol, EventAdditions>>>()
+    let lastScope: Scope | undefined
+    let lastAdditions: WeakMap<object, Map<string | symbol, EventAdditions>> | undefined
     const noteListener = (target: object, type: string | symbol, listener: unknown, skip: Function, eventTarget: boolean, once: boolean) => {
       const current = ledger.current
       // an event target (an AbortSignal) is stamped in the WeakMap, an emitter with a property (see Tag)
@@ -96,10 +110,15 @@ export const listenersProbe: Probe<Listener> = {
       }
       const fn = typeof listener === 'function' ? ((listener as { listener?: Function }).listener ?? listener) : undefined
       if (fn && nodeListeners.has(fn)) return
-      let byTarget = additions.get(target)
-      if (byTarget?.scope !== current) additions.set(target, (byTarget = { scope: current, byType: new Map() }))
-      let event = byTarget.byType.get(type)
-      if (!event) byTarget.byType.set(type, (event = { noted: 0, samples: [], functions: [] }))
+      if (lastScope !== current || !lastAdditions) {
+        lastScope = current
+        lastAdditions = additionsByScope.get(current)
+        if (!lastAdditions) additionsByScope.set(current, (lastAdditions = new WeakMap()))
+      }
+      let byType = lastAdditions.get(target)
+      if (!byType) lastAdditions.set(target, (byType = new Map()))
+      let event = byType.get(type)
+      if (!event) byType.set(type, (event = { noted: 0, samples: [] }))
       const entry: Listener = { target: target as Listener['target'], type, listener, event, once: once || fn !== listener, stack: undefined }
       if (event.noted >= STACKS_PER_EVENT && ledger.stacksPerTest !== Infinity) {
         // past the budget: no stack for the same code again (a leftover borrows a sample's, see sitesOf), and no
@@ -128,8 +147,7 @@ export const listenersProbe: Probe<Listener> = {
       }
       event.noted++
       entry.stack = ledger.note(entry, listenersProbe, skip)
-      event.samples.push(entry)
-      event.functions.push(fn)
+      event.samples.push({ name: fn?.name ?? '', length: fn?.length ?? -1, text: fn ? Function.prototype.toString.call(fn) : '', stack: entry.stack })
     }
 
     undo.push(followNewEmitters((emitter) => ledger.bornIn.set(emitter, ledger.current)))
@@ -230,10 +248,12 @@ function isNodeListener({ target, type, listener }: Listener): boolean {
  * again by the same code). Read without `toString`, which costs as much as the addition; the check compares texts.
  */
 function isLikeASample(event: EventAdditions, fn: Function | undefined): boolean {
-  const functions = event.functions
-  for (let i = 0; i < functions.length; i++) {
-    const sample = functions[i]
-    if (sample === fn || (sample !== undefined && fn !== undefined && sample.name === fn.name && sample.length === fn.length)) return true
+  if (fn === undefined) return false
+  const samples = event.samples
+  const name = fn.name
+  const length = fn.length
+  for (let i = 0; i < samples.length; i++) {
+    if (samples[i]!.length === length && samples[i]!.name === name) return true
   }
   return false
 }
@@ -465,14 +485,8 @@ function sitesOf(entry: Listener): CallSites | undefined {
   if (entry.stack) return entry.stack.sites
   const fn = functionOf(entry.listener)
   if (!fn) return undefined
-  const samples = entry.event.samples
-  const same = samples.find((s) => functionOf(s.listener) === fn)
-  if (same) return same.stack?.sites
   const text = Function.prototype.toString.call(fn)
-  return samples.find((s) => {
-    const other = functionOf(s.listener)
-    return other !== undefined && Function.prototype.toString.call(other) === text
-  })?.stack?.sites
+  return entry.event.samples.find((sample) => sample.text === text)?.stack?.sites
 }
 
 // Functions shorter than SOURCE_MIN (`() => {}`) are too alike to be told apart by their text, and so are bound and
