@@ -45,7 +45,7 @@ describe('listener texts', () => {
   test("a library's listeners are one error that names the library and the ignore rule, not process.off", () => {
     const messages = errorsOf('listeners-libraries.test.ts', "leaks: the same library call again, while the first call's listeners are attached")
     expect(messages).toHaveLength(1)
-    expect(messages[0]).toContain("4 listeners on process ('exit', 'SIGINT', 'SIGTERM', 'SIGHUP')")
+    expect(messages[0]).toContain("4 listeners on process ('exit', 'SIGINT', 'SIGTERM', 'SIGHUP'), added by one call")
     expect(messages[0]).toContain('(through every-call-hook)')
     expect(messages[0]).toContain("ignoreLeaks({ kind: 'listeners', stack: /node_modules\\/every-call-hook\\//, reason: '…' })")
     expect(messages[0]).not.toContain('process.off')

@@ -434,6 +434,7 @@ function describeCause(entry: Listener, members: Listener[]): Description {
       : types.length === 1
         ? `${members.length} ${eventName(entry.type)} listeners on ${on}`
         : `${members.length} listeners on ${on} (${types.map(eventName).join(', ')})`
+  const by = members.length > 1 && sites ? (isSameFrame(outermostUserSite(sites), callerSite(sites)) ? ', added by one line' : ', added by one call') : ''
   const counts = targets.length === 1 ? types.map((type) => `${countListeners(targets[0]!, type)} ${eventName(type)}`).join(', ') : undefined
   const state = `still attached${counts ? ` (${counts} on it now)` : ''}; ${members.length === 1 ? 'it outlives' : 'they outlive'} the test and run${members.length === 1 ? 's' : ''} on later events`
   const noStack =
@@ -443,7 +444,7 @@ function describeCause(entry: Listener, members: Listener[]): Description {
   if (library) {
     const them = members.length === 1 ? 'it' : 'them'
     return {
-      what,
+      what: `${what}${by}`,
       state,
       fix: `${library} adds ${members.length === 1 ? 'this listener' : 'these listeners'} on each such call and does not remove ${them} (the same line of ${library} added more while the first were still attached), so your code has nothing to remove: close what the call opened if ${library} removes ${them} then, or accept ${them} with an ignore rule and a reason: \`ignoreLeaks({ kind: 'listeners', stack: /node_modules\\/${escapeRegExp(library)}\\//, reason: '…' })\` in the test, or the same rule in the \`ignore\` option of leaks()`,
       fixWhere: false,
@@ -456,7 +457,7 @@ function describeCause(entry: Listener, members: Listener[]): Description {
   const remove = isEmitter ? `${entry.target === process ? 'process' : 'emitter'}.off(${event}, listener)` : `target.removeEventListener(${event}, listener)`
   const once = members.every((m) => m.once)
   return {
-    what,
+    what: `${what}${by}`,
     state,
     fix: `remove ${members.length === 1 ? 'it' : 'them'} with \`${remove}\``,
     ...(once
@@ -467,6 +468,10 @@ function describeCause(entry: Listener, members: Listener[]): Description {
     includesParts: true,
     ...(noStack ? { noStack } : {}),
   }
+}
+
+function isSameFrame(a: NodeJS.CallSite | undefined, b: NodeJS.CallSite | undefined): boolean {
+  return a !== undefined && b !== undefined && a.getFileName() === b.getFileName() && a.getLineNumber() === b.getLineNumber() && a.getColumnNumber() === b.getColumnNumber()
 }
 
 function escapeRegExp(text: string): string {
