@@ -4,7 +4,7 @@
 // type-checks test/fixtures/types against each version's Vitest (in its own copy).
 //
 // For each target: .versions/<name>/package.json names that Vitest and the fixtures' own dependencies (express,
-// fastify, ioredis, pg, supertest, undici and ws, at the ranges of the root package.json), `npm install` installs them (skipped when they
+// fastify, ioredis, pg, signal-exit, supertest, undici and ws, at the ranges of the root package.json), `npm install` installs them (skipped when they
 // already are), then the built package (package.json + dist/) is copied to .versions/<name>/node_modules/vitest-leaks/
 // and each fixture in FIXTURE_COPIES to .versions/<name>/fixtures/. A copy, not a symlink: through a symlink Node
 // resolves `vitest` from the repository root and loads the root's Vitest. Non-interactive; a re-run with everything installed
@@ -15,7 +15,7 @@
 // right after `npm ci`); it then skips the copies.
 import { spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -59,7 +59,7 @@ export function wantedDependencies(target) {
   const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   const from = { ...root.dependencies, ...root.devDependencies }
   const dependencies = { vitest: target.vitest }
-  for (const name of ['express', 'fastify', 'ioredis', 'pg', 'supertest', 'undici', 'ws']) {
+  for (const name of ['express', 'fastify', 'ioredis', 'pg', 'signal-exit', 'supertest', 'undici', 'ws']) {
     if (!from[name]) throw new Error(`prepare-versions: the root package.json has no ${name} dependency to copy`)
     dependencies[name] = from[name]
   }
@@ -133,11 +133,16 @@ export function syncCopies(target) {
   for (const name of FIXTURE_COPIES) {
     const fixture = join(paths.fixtures, name)
     rmSync(fixture, { recursive: true, force: true })
-    cpSync(join(ROOT, 'test', 'fixtures', name), fixture, {
-      recursive: true,
-      filter: (source) => !source.split(/[\\/]/).includes('node_modules'),
-    })
+    cpSync(join(ROOT, 'test', 'fixtures', name), fixture, { recursive: true, filter: withoutOwnModules(join(ROOT, 'test', 'fixtures', name)) })
   }
+}
+
+/**
+ * A copy filter that leaves out the fixture's own node_modules (its link to the package), but keeps the fake libraries
+ * a fixture holds deeper down (kinds/vendor/node_modules: code that must sit in a node_modules folder).
+ */
+function withoutOwnModules(fixtureRoot) {
+  return (source) => relative(fixtureRoot, source).split(/[\\/]/)[0] !== 'node_modules'
 }
 
 /**
@@ -151,10 +156,7 @@ export function ownCopy(target, fixture) {
   if (!existsSync(join(dist, 'index.js'))) throw new Error(`prepare-versions: ${dist} is not built: run \`npx tsup\` (npm run build) first`)
   const dir = join(paths.dir, 'own', fixture)
   rmSync(dir, { recursive: true, force: true })
-  cpSync(join(ROOT, 'test', 'fixtures', fixture), dir, {
-    recursive: true,
-    filter: (source) => !source.split(/[\\/]/).includes('node_modules'),
-  })
+  cpSync(join(ROOT, 'test', 'fixtures', fixture), dir, { recursive: true, filter: withoutOwnModules(join(ROOT, 'test', 'fixtures', fixture)) })
   const pkg = join(dir, 'node_modules', 'vitest-leaks')
   mkdirSync(pkg, { recursive: true })
   cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'))

@@ -482,6 +482,10 @@ export interface Description {
   alternative?: string
   /** Why there is no creation stack, when the probe knows (a descriptor found in the OS table, not seen opened). */
   noStack?: string
+  /** False when the fix is not to close it somewhere (accept a library's listener with an ignore rule): no "where" is added. */
+  fixWhere?: boolean
+  /** The description already names the parts folded into it (see `partOf`): they are not listed again. */
+  includesParts?: boolean
 }
 
 /**
@@ -521,6 +525,11 @@ export interface Probe<R extends object = any> {
   /** Must be cheap: it runs for every record of a finished test. `ctx` is missing when only pruning closed ones. */
   state(resource: R, ctx: JudgeContext | undefined): ResourceState
   describe(resource: R, ctx: JudgeContext): Description
+  /**
+   * Where a resource noted without a stack of its own was created, when the probe can tell from another (a listener
+   * past its event's budget of stacks, added by the same code as one that kept its stack).
+   */
+  origin?(resource: R): CallSites | undefined
   /**
    * Option `cleanup` only: a best-effort close after reporting, as harmless as the probe can make it (nothing the
    * program still waits on is cut off, nothing goes unhandled); must not throw.

@@ -179,6 +179,8 @@ export const socketsProbe: Probe<Socket> = {
         // the other end is parked in a shared pool: the pair is the pool's
         if (peerState.status === 'pooled') return { status: 'pooled' }
         if (peerState.status === 'closed') return { status: 'closing' }
+        // its client was already reported, by the test that left it: one connection, one error
+        if (wasReported(peer, ctx)) return { status: 'excused' }
       }
     }
     if (isEnding(socket)) return { status: 'closing' }
@@ -470,7 +472,7 @@ function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefin
   if (candidate && candidate.localPort === socket.remotePort) return candidate
   // rebuild lazily: only sockets judged in this process can be peers
   byLocalAddress.clear()
-  for (const records of [...[...scopesOf(ctx.scope)].map((s) => s.records), ctx.ledger.pooled]) {
+  for (const records of [...[...scopesOf(ctx.scope)].map((s) => s.records), ctx.ledger.pooled, ctx.ledger.reported]) {
     for (const record of records) {
       const other = record.resource as Socket | undefined
       if (record.probe !== socketsProbe || !other || other.destroyed || other.server) continue
@@ -478,6 +480,12 @@ function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefin
     }
   }
   return byLocalAddress.get(key)?.deref()
+}
+
+/** A leak already reported (and left as it was): what is part of it is not reported again. */
+function wasReported(socket: Socket, ctx: JudgeContext): boolean {
+  for (const record of ctx.ledger.reported) if (record.resource === socket) return true
+  return false
 }
 
 function* scopesOf(scope: JudgeContext['scope']): Generator<JudgeContext['scope']> {
