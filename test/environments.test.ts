@@ -10,7 +10,8 @@ const outcomes = new Map<string, RunOutcome>()
 beforeAll(async () => {
   const queue = [...ENVIRONMENT_RUNS]
   const next = async () => {
-    for (let run = queue.shift(); run; run = queue.shift()) outcomes.set(run.name, await runVitest('environments', { args: run.args, files: run.files }))
+    for (let run = queue.shift(); run; run = queue.shift())
+      outcomes.set(run.name, await runVitest('environments', { args: run.args, files: run.files }))
   }
   await Promise.all([next(), next()])
 })

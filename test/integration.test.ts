@@ -66,7 +66,8 @@ beforeAll(async () => {
     if (version.target) ownCopy(version.target, 'integration')
     runs.set(version.name, await runVitest('integration', { env, cwd: version.fixture, node: version.node, vitestCli: version.vitestCli }))
   }
-})
+  // two servers started, then one Vitest run per target: well past the default hook timeout on a loaded machine
+}, 900_000)
 afterAll(async () => {
   await Promise.all(services.map((service) => service.stop()))
 })

@@ -10,7 +10,7 @@ beforeAll(async () => {
   run = await runVitest('kinds')
 })
 
-const files = ['servers', 'sockets', 'http-late', 'around-each', 'around-each-nested', 'timers', 'processes', 'watchers', 'libraries', 'clean', 'scopes', 'cleanup-order', 'concurrent', 'listeners', 'files', 'descriptors', 'tcp-state']
+const files = ['servers', 'sockets', 'http-late', 'around-each', 'around-each-nested', 'timers', 'processes', 'watchers', 'libraries', 'clean', 'scopes', 'cleanup-order', 'concurrent', 'listeners', 'listeners-finished', 'listeners-libraries', 'files', 'descriptors', 'tcp-state', 'timing']
 
 describe('every kind, leaky and clean, through real Vitest', () => {
   test('the run reported every fixture file', () => {
@@ -29,5 +29,32 @@ describe('every kind, leaky and clean, through real Vitest', () => {
     const module = run.modules.find((m) => m.file === join(FIXTURES, 'kinds', `${name}.test.ts`))
     expect(module, run.output).toBeDefined()
     expect(checkMarkers(module!)).toEqual([])
+  })
+})
+
+describe('listener texts', () => {
+  const errorsOf = (file: string, title: string) => {
+    const module = run.modules.find((m) => m.file === join(FIXTURES, 'kinds', file))
+    const test = module?.tests.find((t) => t.name.endsWith(title))
+    expect(test, run.output).toBeDefined()
+    return test!.errors.map((e) => e.message)
+  }
+
+  test('a listener added with once is not told to add it with once', () => {
+    const [message] = errorsOf('listeners.test.ts', 'leaks: a once listener that never fired is still attached')
+    expect(message).toContain('added with `once`')
+    expect(message).not.toContain('or add it with `once`')
+    const [plain] = errorsOf('listeners.test.ts', 'leaks: a listener left on a module-level emitter')
+    expect(plain).toContain('or add it with `once`')
+  })
+
+  test("a library's listeners are one error that names the library and the ignore rule, not process.off", () => {
+    const messages = errorsOf('listeners-libraries.test.ts', "leaks: the same library call again, while the first call's listeners are attached")
+    expect(messages).toHaveLength(1)
+    expect(messages[0]).toContain("4 listeners on process ('exit', 'SIGINT', 'SIGTERM', 'SIGHUP'), added by one call")
+    expect(messages[0]).toContain('(through every-call-hook)')
+    expect(messages[0]).toContain("ignoreLeaks({ kind: 'listeners', stack: /node_modules\\/every-call-hook\\//, reason: '…' })")
+    expect(messages[0]).not.toContain('process.off')
+    expect(messages[0]).not.toContain('afterAll')
   })
 })

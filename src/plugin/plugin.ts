@@ -3,10 +3,9 @@ import { createRequire } from 'node:module'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { showInternalError } from '../shared/internal-error.js'
-import { poolNote } from './pool-notes.js'
+import { descriptorsNote, poolNote } from './pool-notes.js'
 import { LeaksOptionsError, resolveOptions, type LeaksOptions, type ResolvedOptions } from '../shared/options.js'
 import type { Baseline } from '../shared/policy.js'
-import { descriptorsNote } from '../worker/probes/descriptors.js'
 import { PROVIDE_KEY, type ProvidedConfig } from '../shared/config-channel.js'
 import { LeaksReporter } from './reporter.js'
 
@@ -105,9 +104,11 @@ export function leaks(options?: LeaksOptions): LeaksPlugin {
       // nothing is checked in a run of browser projects only: no summary saying "no leaks"
       const checked = (vitest.projects ?? [project]).some((target) => !target.config.browser?.enabled)
       // one summary per run, also when a project loads the config again and so has its own leaks() (a browser project)
-      if (checked && !vitest.config.reporters.some((reporter) => reporter instanceof LeaksReporter)) {
+      if (checked && !vitest.config.reporters.some(isLeaksReporter)) {
         // pushed here, it survives a `--reporter` on the command line
-        vitest.config.reporters.push(new LeaksReporter(resolved, vitest.config.root, config.baseline))
+        vitest.config.reporters.push(
+          Object.assign(new LeaksReporter(resolved, vitest.config.root, config.baseline), { [REPORTER_MARK]: true }),
+        )
       }
     },
   }
@@ -160,7 +161,15 @@ function loadBaseline(options: ResolvedOptions, root: string): Baseline | undefi
   return baseline
 }
 
-const warned = new Set<string>()
+// The package has two copies of this module, an ES module and CommonJS (index.cjs, for configs Vite bundles as
+// CommonJS): one run can load both (a .mts root config, a .ts project config in a CommonJS package). What must be once
+// per run is known by a Symbol.for key: the reporter by a mark on it, the warnings said in a set kept on `process`.
+const REPORTER_MARK = Symbol.for('vitest-leaks.reporter')
+function isLeaksReporter(reporter: unknown): boolean {
+  return typeof reporter === 'object' && reporter !== null && REPORTER_MARK in reporter
+}
+
+const warned: Set<string> = ((process as unknown as Record<symbol, Set<string>>)[Symbol.for('vitest-leaks.warned')] ??= new Set())
 function warnOnce(message: string): void {
   if (warned.has(message)) return
   warned.add(message)

@@ -12,7 +12,10 @@ export interface LeaksOptions {
    * `kill()`) before calling them leaks. Nothing waits when nothing is left open. Default 300.
    */
   settleTimeout?: number
-  /** After reporting, close what leaked so the next test starts clean. Default true. */
+  /**
+   * After reporting, close what leaked, as harmlessly as it can (see the README). Default false: the plugin reports
+   * and changes nothing in the program under test.
+   */
   cleanup?: boolean
   /**
    * `fail` (default): a leak fails its test, suite or file. `warn`: leaks are reported in the summary, nothing fails.
@@ -82,7 +85,7 @@ export interface ResolvedOptions {
 export const DEFAULT_OPTIONS: ResolvedOptions = {
   kinds: [...LEAK_KINDS],
   settleTimeout: 300,
-  cleanup: true,
+  cleanup: false,
   mode: 'fail',
   ignore: [],
   report: undefined,

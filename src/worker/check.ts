@@ -1,12 +1,18 @@
-import type { Ledger, LeakRecord, Scope } from './ledger/ledger.js'
+import type { JudgeContext, Ledger, LeakRecord, Scope, Status } from './ledger/ledger.js'
 import type { ResolvedOptions } from '../shared/options.js'
-import type { JudgeContext, Status } from './probes/probe.js'
-import type { RealTimers } from './runtime.js'
+
+/** Node's own timers, taken before any probe wrapped them: the check's waits must not be tracked or faked. */
+export interface RealTimers {
+  setImmediate: typeof setImmediate
+  setTimeout: typeof setTimeout
+}
 
 export interface Leak {
   record: LeakRecord
   /** Parts reported inside this leak (the connections of a leaked server), closed with it. */
   folded: LeakRecord[]
+  /** The same resource seen through other objects (two sockets sharing one handle): not reported, closed with it. */
+  aliases: LeakRecord[]
 }
 
 // Loop turns given to resources that are already closing before any timed wait: a destroyed socket's peer sees
@@ -26,7 +32,7 @@ interface Judged {
  */
 export function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedOptions, timers: RealTimers): Leak[] | Promise<Leak[]> {
   ledger.lookBeforeCheck(scope)
-  const ctx: JudgeContext = { scope, ledger }
+  const ctx: JudgeContext = { scope, ledger, settleWindow: options.settleTimeout }
   const pooled: LeakRecord[] = []
   const alive = judge([...ledger.recordsOf(scope), ...ledger.pooled], ctx, pooled)
   scope.records.clear()
@@ -43,7 +49,11 @@ async function settle(alive: Judged[], ctx: JudgeContext, pooled: LeakRecord[], 
   let closedSome = false
   const look = () => {
     const before = alive.length
-    alive = judge(alive.map((j) => j.record), ctx, pooled)
+    // what the scope's own callbacks made while it settled (a timer that fired and set the next of its chain) is the
+    // scope's too, judged with the rest
+    const made = [...ctx.ledger.recordsOf(ctx.scope)]
+    ctx.scope.records.clear()
+    alive = judge([...alive.map((j) => j.record), ...made], ctx, pooled)
     closedSome = alive.length < before
   }
   for (let turn = 0; turn < SETTLE_TURNS && alive.length > 0; turn++) {
@@ -62,7 +72,10 @@ async function settle(alive: Judged[], ctx: JudgeContext, pooled: LeakRecord[], 
   }
   repool(pooled, ctx.ledger)
   const leaked = alive.filter((j) => j.status !== 'pending').map((j) => j.record)
-  for (const record of leaked) ctx.ledger.forget(record)
+  for (const record of leaked) {
+    ctx.ledger.forget(record)
+    ctx.ledger.reported.add(record)
+  }
   return fold(leaked, ctx)
 }
 
@@ -74,7 +87,9 @@ function repool(pooled: LeakRecord[], ledger: Ledger): void {
 function judge(records: LeakRecord[], ctx: JudgeContext, pooled: LeakRecord[]): Judged[] {
   const alive: Judged[] = []
   for (const record of records) {
-    const { status } = record.probe.state(record.resource, ctx)
+    const resource = record.resource
+    // collected: the program let it go, and it held nothing open
+    const { status } = resource === undefined ? { status: 'closed' as const } : record.probe.state(resource, ctx)
     if (status === 'closed' || status === 'excused') ctx.ledger.forget(record)
     else if (status === 'pooled') pooled.push(record)
     // only what is still open is worth reading the stack of: Vitest's own is dropped here
@@ -84,30 +99,66 @@ function judge(records: LeakRecord[], ctx: JudgeContext, pooled: LeakRecord[]): 
   return alive
 }
 
-/** One error per leftover: a connection whose server (or in-process client) also leaked is reported inside it. */
+/**
+ * One error per leftover: one resource seen through several objects (see Probe.sameAs) is one error, told through
+ * the object that says most; a connection whose server (or in-process client) also leaked is reported inside it.
+ */
 function fold(leaked: LeakRecord[], ctx: JudgeContext): Leak[] {
   const byResource = new Map<object, Leak>()
-  for (const record of leaked) byResource.set(record.resource, { record, folded: [] })
+  const byIdentity = new Map<object, { leak: Leak; rank: number }>()
   for (const record of leaked) {
+    const same = record.probe.sameAs?.(record.resource)
+    const first = same && byIdentity.get(same.identity)
+    if (!same) {
+      byResource.set(record.resource, { record, folded: [], aliases: [] })
+    } else if (!first) {
+      const leak: Leak = { record, folded: [], aliases: [] }
+      byIdentity.set(same.identity, { leak, rank: same.rank })
+      byResource.set(record.resource, leak)
+    } else if (same.rank > first.rank) {
+      // this object says more: it tells the leak, the one seen first is closed with it
+      byResource.delete(first.leak.record.resource)
+      first.leak.aliases.push(first.leak.record)
+      first.leak.record = record
+      first.rank = same.rank
+      byResource.set(record.resource, first.leak)
+    } else {
+      first.leak.aliases.push(record)
+    }
+  }
+  for (const leak of [...byResource.values()]) {
+    const { record } = leak
     const parts = record.probe.partOf?.(record.resource, ctx) ?? []
-    const host = parts.map((part) => byResource.get(part)).find((leak) => leak && leak.record !== record)
-    if (host && !byResource.get(record.resource)!.folded.length) {
+    const host = parts.map((part) => byResource.get(part)).find((other) => other && other !== leak)
+    if (host && !leak.folded.length) {
       host.folded.push(record)
+      host.aliases.push(...leak.aliases)
       byResource.delete(record.resource)
     }
   }
   return [...byResource.values()]
 }
 
-/** Best-effort: closes what leaked so one leaky test does not break or slow the next. */
-export function closeLeaks(leaks: Leak[]): void {
+/**
+ * Option `cleanup`: closes what leaked so one leaky test does not slow the next. What a later test of the file may
+ * still use (a server) is returned instead, to be closed when the file ends (see Probe.closeAtFileEnd).
+ */
+export function closeLeaks(leaks: Leak[], atFileEnd: boolean): Leak[] {
+  const later: Leak[] = []
   for (const leak of leaks) {
-    for (const record of [leak.record, ...leak.folded]) {
+    if (!atFileEnd && leak.record.probe.closeAtFileEnd) {
+      later.push(leak)
+      continue
+    }
+    for (const record of [leak.record, ...leak.folded, ...leak.aliases]) {
+      const resource = record.resource
+      if (resource === undefined) continue
       try {
-        record.probe.close(record.resource)
+        record.probe.close(resource)
       } catch {
         // a probe's close must not throw; if it does, the next check reports what is left
       }
     }
   }
+  return later
 }

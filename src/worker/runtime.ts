@@ -1,6 +1,6 @@
 import { syncBuiltinESMExports } from 'node:module'
 import { timers } from './node/builtins.js'
-import { closeLeaks, findLeaks, type Leak } from './check.js'
+import { closeLeaks, findLeaks, type Leak, type RealTimers } from './check.js'
 import { showInternalError } from '../shared/internal-error.js'
 import { Ledger, createScope, type Scope } from './ledger/ledger.js'
 import type { IgnoreRule, ResolvedOptions } from '../shared/options.js'
@@ -14,11 +14,6 @@ import { enableTrace } from './stacks/trace.js'
 import { RUNTIME } from '../shared/runtime-key.js'
 
 /** Node's own timers, captured before the timers probe wraps them and out of reach of fake timers. */
-export interface RealTimers {
-  setImmediate: typeof setImmediate
-  setTimeout: typeof setTimeout
-}
-
 /** Everything the plugin keeps in a worker. One per worker (process or thread), however often the setup file runs. */
 export interface Runtime {
   ledger: Ledger
@@ -28,6 +23,8 @@ export interface Runtime {
   /** Known leaks from the baseline file: key → how many; and how many of them this worker has met. */
   baseline: Map<string, number>
   baselineUsed: Map<string, number>
+  /** Option `cleanup`: leaks a later test of the file may still use (servers), closed when the file's check ends. */
+  closeAtFileEnd: Leak[]
   uninstall: () => void
 }
 
@@ -41,8 +38,6 @@ export interface ScopeFile {
   path: string
   root: string
 }
-
-export { peekRuntime } from '../shared/runtime-key.js'
 
 export function getRuntime(options: ResolvedOptions): Runtime {
   const host = process as unknown as Record<symbol, Runtime | undefined>
@@ -59,6 +54,7 @@ export function getRuntime(options: ResolvedOptions): Runtime {
     internalErrorShown: false,
     baseline: new Map(),
     baselineUsed: new Map(),
+    closeAtFileEnd: [],
     uninstall: () => {
       for (const fn of undo.reverse()) fn()
       syncBuiltinESMExports()
@@ -94,7 +90,7 @@ export function getRuntime(options: ResolvedOptions): Runtime {
 export function checkScope(runtime: Runtime, scope: Scope, task: ScopeTask, file: ScopeFile): LeakError[] | Promise<LeakError[]> {
   const { ledger, options } = runtime
   try {
-    if (ledger.current === scope && scope.parent) ledger.current = scope.parent
+    if (ledger.running === scope && scope.parent) ledger.current = scope.parent
     const found = findLeaks(scope, ledger, options, runtime.timers)
     if (Array.isArray(found)) return fileLeaks(runtime, scope, task, file, found)
     return found.then(
@@ -113,6 +109,9 @@ export function checkScope(runtime: Runtime, scope: Scope, task: ScopeTask, file
 function fileLeaks(runtime: Runtime, scope: Scope, task: ScopeTask, file: ScopeFile, leaks: Leak[]): LeakError[] {
   const { ledger, options } = runtime
   try {
+    if (options.cleanup && scope.kind === 'file') {
+      closeLeaks(runtime.closeAtFileEnd.splice(0), true)
+    }
     if (leaks.length === 0) return []
     const rules = [...options.ignore, ...inheritedRules(scope)]
     const failing: LeakError[] = []
@@ -134,7 +133,7 @@ function fileLeaks(runtime: Runtime, scope: Scope, task: ScopeTask, file: ScopeF
     }
     const filed = (task.meta[META_KEY] as LeakEntry[] | undefined) ?? []
     task.meta[META_KEY] = [...filed, ...entries]
-    if (options.cleanup) closeLeaks(leaks)
+    if (options.cleanup) runtime.closeAtFileEnd.push(...closeLeaks(leaks, scope.kind === 'file'))
     return failing
   } catch (error) {
     reportInternalError(runtime, error)

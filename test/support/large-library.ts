@@ -64,8 +64,15 @@ export function largeLibraryProblems(run: RunOutcome, fixture: string): string[]
   const frames = error.stack.split('\n').filter((line) => /^\s+at /.test(line))
   const library = frames.filter((line) => line.includes(bundleOf(fixture)))
   // the library's entry (`run`), then startCli and the test that called it; no inner frame, no Vitest runner frame
-  const lines = frames.map((line) => (library.includes(line) ? `big-cli ${/\bat (\S+) \(/.exec(line)?.[1]}` : line.includes(file) ? `cli.test.ts:${/:(\d+):\d+\)?$/.exec(line)?.[1]}` : line.trim()))
+  const lines = frames.map((line) =>
+    library.includes(line)
+      ? `big-cli ${/\bat (\S+) \(/.exec(line)?.[1]}`
+      : line.includes(file)
+        ? `cli.test.ts:${/:(\d+):\d+\)?$/.exec(line)?.[1]}`
+        : line.trim(),
+  )
   const expected = ['big-cli run', 'cli.test.ts:5', 'cli.test.ts:9']
-  if (JSON.stringify(lines) !== JSON.stringify(expected)) problems.push(`the leak's frames were ${JSON.stringify(lines)}, expected ${JSON.stringify(expected)}:\n${error.stack}`)
+  if (JSON.stringify(lines) !== JSON.stringify(expected))
+    problems.push(`the leak's frames were ${JSON.stringify(lines)}, expected ${JSON.stringify(expected)}:\n${error.stack}`)
   return problems
 }

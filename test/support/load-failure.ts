@@ -23,7 +23,12 @@ export const LOAD_FAILURE_RUNS: LoadFailureRun[] = [
   { name: 'cannot load, forks (a worker per file)', args: ['--pool=forks'], broken: 'load', shown: 3 },
   { name: 'cannot load, vmThreads, one worker', args: ['--pool=vmThreads', '--maxWorkers=1'], broken: 'load', shown: 1 },
   { name: 'cannot install, threads (a worker per file)', args: ['--pool=threads'], broken: 'install', shown: 3 },
-  { name: 'cannot install, forks, no isolation, one worker', args: ['--pool=forks', '--no-isolate', '--maxWorkers=1'], broken: 'install', shown: 1 },
+  {
+    name: 'cannot install, forks, no isolation, one worker',
+    args: ['--pool=forks', '--no-isolate', '--maxWorkers=1'],
+    broken: 'install',
+    shown: 1,
+  },
   { name: 'cannot install, vmForks, one worker', args: ['--pool=vmForks', '--maxWorkers=1'], broken: 'install', shown: 1 },
 ]
 
@@ -55,7 +60,9 @@ const BANNER = 'vitest-leaks: internal error'
 /** Problems with one run; an empty list means every test kept its own verdict and the error was shown as expected. */
 export function loadFailureProblems(outcome: RunOutcome, expected: LoadFailureRun): string[] {
   const problems: string[] = []
-  const states = Object.fromEntries(outcome.modules.flatMap((m) => m.tests.map((t) => [`${m.file.split('/').at(-1)} > ${t.name}`, t.state])))
+  const states = Object.fromEntries(
+    outcome.modules.flatMap((m) => m.tests.map((t) => [`${m.file.split('/').at(-1)} > ${t.name}`, t.state])),
+  )
   const wanted = {
     'first.test.ts > a timer left open passes: this file runs unchecked': 'passed',
     'first.test.ts > fails by its own assertion': 'failed',
@@ -63,14 +70,17 @@ export function loadFailureProblems(outcome: RunOutcome, expected: LoadFailureRu
     'second.test.ts > a server left open passes: this file runs unchecked too': 'passed',
     'third.test.ts > importing the matchers entry does not fail the file either': 'passed',
   }
-  if (JSON.stringify(states) !== JSON.stringify(wanted)) problems.push(`test states ${JSON.stringify(states)}, expected ${JSON.stringify(wanted)}`)
+  if (JSON.stringify(states) !== JSON.stringify(wanted))
+    problems.push(`test states ${JSON.stringify(states)}, expected ${JSON.stringify(wanted)}`)
   const errors = outcome.modules.flatMap((m) => m.tests.flatMap((t) => t.errors.map((e) => e.message)))
-  if (JSON.stringify(errors) !== JSON.stringify(['expected 1 to be 2 // Object.is equality'])) problems.push(`test errors ${JSON.stringify(errors)}`)
+  if (JSON.stringify(errors) !== JSON.stringify(['expected 1 to be 2 // Object.is equality']))
+    problems.push(`test errors ${JSON.stringify(errors)}`)
   const fileErrors = outcome.modules.flatMap((m) => m.errors.map((e) => e.message))
   if (fileErrors.length > 0) problems.push(`file errors: ${fileErrors.join('; ')}`)
   if (outcome.unhandled.length > 0) problems.push(`unhandled errors: ${outcome.unhandled.map((e) => e.message).join('; ')}`)
   const shown = outcome.output.split(BANNER).length - 1
   if (shown !== expected.shown) problems.push(`the internal error was shown ${shown} times, not ${expected.shown}`)
-  if (!outcome.output.includes(MESSAGES[expected.broken])) problems.push(`the output does not say what went wrong ("${MESSAGES[expected.broken]}")`)
+  if (!outcome.output.includes(MESSAGES[expected.broken]))
+    problems.push(`the output does not say what went wrong ("${MESSAGES[expected.broken]}")`)
   return problems
 }

@@ -46,6 +46,8 @@ export interface RunOptions {
   env?: Record<string, string>
   /** Node binary and vitest CLI, for other versions; default: this Node and the root's Vitest. */
   node?: string
+  /** Flags for that Node, before the CLI, e.g. ['--no-experimental-require-module']. */
+  nodeArgs?: string[]
   vitestCli?: string
   cwd?: string
 }
@@ -69,11 +71,30 @@ export async function runVitest(fixture: string, options: RunOptions = {}): Prom
   // a counter too: runs started in the same millisecond (concurrent runs of one fixture) must not share a file
   const outcomeFile = join(outDir, `${fixture.replace(/[^\w-]/g, '_')}-${process.pid}-${Date.now()}-${++runs}.json`)
   const cli = options.vitestCli ?? join(ROOT, 'node_modules/vitest/vitest.mjs')
-  const args = [cli, 'run', '--reporter=default', `--reporter=${REPORTER}`, ...(options.args ?? []), ...(options.files ?? [])]
+  const args = [
+    ...(options.nodeArgs ?? []),
+    cli,
+    'run',
+    '--reporter=default',
+    `--reporter=${REPORTER}`,
+    ...(options.args ?? []),
+    ...(options.files ?? []),
+  ]
   const started = performance.now()
   const child = spawn(options.node ?? process.execPath, args, {
     cwd,
-    env: { ...process.env, ...options.env, OUTCOME_FILE: outcomeFile, FORCE_COLOR: '0', NO_COLOR: '1', CI: 'true', VITEST: undefined, VITEST_WORKER_ID: undefined, VITEST_POOL_ID: undefined, NODE_OPTIONS: undefined },
+    env: {
+      ...process.env,
+      ...options.env,
+      OUTCOME_FILE: outcomeFile,
+      FORCE_COLOR: '0',
+      NO_COLOR: '1',
+      CI: 'true',
+      VITEST: undefined,
+      VITEST_WORKER_ID: undefined,
+      VITEST_POOL_ID: undefined,
+      NODE_OPTIONS: undefined,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

@@ -1,9 +1,8 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
-import type { IgnoreRule } from '../../shared/options.js'
-import type { Probe } from '../probes/probe.js'
+import { AsyncLocalStorage, executionAsyncResource } from 'node:async_hooks'
+import type { IgnoreRule, LeakKind } from '../../shared/options.js'
 import { isCreatedByVitest, LazyCallSites, type CallSites } from '../stacks/stack.js'
 import { Tag } from './tag.js'
-import { currentAsyncId } from '../stacks/trace.js'
+import { currentAsyncId } from '../stacks/async-context.js'
 
 /** Who owns a resource: the innermost test, suite or file that was running when it was created. */
 export interface Scope {
@@ -35,7 +34,11 @@ export type ScopePhase = 'collect' | 'beforeAll' | 'tests' | 'afterAll' | 'test'
 export type StackFamily = 'timers' | 'requests'
 
 export interface LeakRecord<R extends object = object> {
-  resource: R
+  /**
+   * Held weakly (see TrackedRecord): undefined once the program let it go and it was collected, which only happens to
+   * a resource that holds nothing open (an open socket, server or child is kept alive by its handle).
+   */
+  readonly resource: R
   probe: Probe<R>
   owner: Scope
   /** The scope's phase when the resource was created (a suite's beforeAll vs afterAll). */
@@ -61,9 +64,15 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
   readonly createdAt = Date.now()
   #stack: LazyCallSites | typeof MADE_BY_NODE | undefined
   #foreign: boolean | undefined
+  /**
+   * The plugin keeps nothing alive that the program let go: a closed socket accepted by a server of the file's
+   * scope would otherwise stay in that scope's records until the next prune, with the request and everything its
+   * handlers held (a test that checks with a FinalizationRegistry that they are collected fails).
+   */
+  readonly #resource: WeakRef<R>
 
   constructor(
-    readonly resource: R,
+    resource: R,
     readonly probe: Probe<R>,
     public owner: Scope,
     public phase: ScopePhase,
@@ -72,6 +81,11 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
     readonly asyncId: number | undefined,
   ) {
     this.#stack = stack
+    this.#resource = new WeakRef(resource)
+  }
+
+  get resource(): R {
+    return this.#resource.deref() as R
   }
 
   #replaced: { sites: CallSites | undefined } | undefined
@@ -154,6 +168,12 @@ export class Ledger {
   /** Resources alive but not their owner's to close (idle sockets in a shared keep-alive pool), re-judged by every check. */
   readonly pooled = new Set<LeakRecord>()
   /**
+   * Leaks already reported and left as they were (option `cleanup` off): no longer judged, but still known, so that
+   * the descriptor snapshot does not report the same server again as an unexplained descriptor of the file. Their
+   * records hold them weakly; the closed ones are dropped when the snapshot next reads the set.
+   */
+  readonly reported = new Set<LeakRecord>()
+  /**
    * The scope each emitter or event target was created in (the listeners probe stamps them: EventEmitter.init runs in
    * every emitter's constructor, an AbortSignal is stamped when its controller hands it out; the hooks stamp a test's
    * own `context.signal`). One never seen is older than the plugin: `process`, emitters of modules loaded earlier.
@@ -171,10 +191,28 @@ export class Ledger {
     this.#current = root
   }
 
-  /** The owner of a resource created now: the concurrent test whose async context this is, else the running scope. */
+  /**
+   * The owner of a resource created now: the concurrent test whose async context this is; else, inside the callback
+   * of a timer whose owner is known (see `ownCallbacks`), that owner; else the running scope. A retry timer that an
+   * earlier test left, firing during a later test, makes its next attempt for the earlier test, never for the test
+   * that happens to run.
+   */
   get current(): Scope {
+    return this.#async?.getStore() ?? this.callbackOwners.get(executionAsyncResource()) ?? this.#current
+  }
+
+  /** The scope running now (the one the hooks entered), whatever callback this is: for the hooks themselves. */
+  get running(): Scope {
     return this.#async?.getStore() ?? this.#current
   }
+
+  /**
+   * The owner of the callbacks each timer (or immediate) runs, when they run outside the test that made it: tagged
+   * for those made outside any test (a suite's, the file's) when they are made, and for a test's when its check finds
+   * them still pending (see Probe.runsCallbacks). Node runs a timer's callback with the Timeout as the current async
+   * resource, with or without async hooks enabled; what its callback awaits runs later, outside it.
+   */
+  readonly callbackOwners = new Tag<Scope>('owner of its callbacks')
 
   /**
    * A scope that becomes current (not a return to an enclosing one) starts: the lookers look first (see Probe.look),
@@ -291,10 +329,18 @@ export class Ledger {
     }
   }
 
-  /** The records of a scope, with records made of what its `fresh` probes noted and is still open. */
+  /**
+   * The records of a scope, with records made of what its `fresh` probes noted and is still open. Those whose
+   * callbacks may still run (a pending timer, an unref'd one too) are tagged with the scope, which owns what they
+   * make from now on (see `callbackOwners`).
+   */
   recordsOf(scope: Scope): Set<LeakRecord> {
     const noted = scope.noted
     if (noted.length > 0) {
+      for (let i = 0; i < noted.length; i += NOTE) {
+        const probe = noted[i + 1] as Probe
+        if (probe.runsCallbacks && probe.state(noted[i] as object, undefined).status !== 'closed') this.callbackOwners.set(noted[i] as object, scope)
+      }
       pruneNoted(scope)
       for (let i = 0; i < noted.length; i += NOTE) {
         const record = new TrackedRecord(
@@ -362,7 +408,8 @@ function encloses(outer: Scope, inner: Scope): boolean {
 }
 
 /** Closed, or holding nothing open any more (an unref'd timer): never to be reported, so not worth keeping. */
-function isGone(probe: Probe, resource: object): boolean {
+function isGone(probe: Probe, resource: object | undefined): boolean {
+  if (resource === undefined) return true
   const { status } = probe.state(resource, undefined)
   return status === 'closed' || status === 'excused'
 }
@@ -394,4 +441,132 @@ function prune(scope: Scope): void {
     if (isGone(record.probe, record.resource)) scope.records.delete(record)
   }
   scope.pruneAt = Math.max(PRUNE_START, scope.records.size * 2)
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The contract between the ledger and the probes: what a probe tells the ledger, and what the ledger asks of it.
+
+
+/**
+ * - closed: gone, nothing to report.
+ * - excused: alive, but holds nothing open (an unref'd timer): never reported, no longer tracked.
+ * - pooled: alive, but not the owner's to close (an idle socket parked in a shared keep-alive pool); it stays
+ *   tracked, and a later scope that makes it busy and leaves it so is blamed.
+ * - closing: on its way out (a socket after `end()`, a killed child): worth waiting for, up to `settleTimeout`.
+ * - open: alive and the owner's; a leak unless it closes while others settle.
+ * - pending: not alive yet but may become so (a server whose `listen()` is still resolving its host): waited for
+ *   like a closing one, and a leak only if it turns open.
+ */
+export type Status = 'closed' | 'excused' | 'pooled' | 'closing' | 'open' | 'pending'
+
+export interface ResourceState {
+  status: Status
+}
+
+/** What a probe may look at when judging: the scope being checked, and the other live resources. */
+export interface JudgeContext {
+  scope: Scope
+  ledger: Ledger
+  /** How long (ms) the check waits for what is about to close (option `settleTimeout`): a timer due sooner is waited for. */
+  settleWindow?: number
+}
+
+export interface Description {
+  /** What it is and who it is, in plain words: `HTTP server listening on 127.0.0.1:41235`. */
+  what: string
+  /** Its state now: `listening, 2 open connections`. */
+  state: string
+  /** How to close it, as an imperative: `close it with \`server.close()\``. The report adds where. */
+  fix: string
+  /** Another way out, said after where: `or \`timer.unref()\` if it must outlive the test`. */
+  alternative?: string
+  /** Why there is no creation stack, when the probe knows (a descriptor found in the OS table, not seen opened). */
+  noStack?: string
+  /** False when the fix is not to close it somewhere (accept a library's listener with an ignore rule): no "where" is added. */
+  fixWhere?: boolean
+  /** The description already names the parts folded into it (see `partOf`): they are not listed again. */
+  includesParts?: boolean
+}
+
+/**
+ * One family of resource: how it is noticed (install), judged (state), described and closed. A new kind of leak is
+ * one file implementing this and one line in probes/index.ts.
+ */
+export interface Probe<R extends object = any> {
+  kind: LeakKind
+  /** How many frames to keep of each creation stack (default 40); fewer for kinds created by the thousand. */
+  stackFrames?: number
+  /**
+   * Created by the thousand, and judged without a stack (timers): each scope keeps a creation stack only for its
+   * first `stacksPerTest` (see Ledger.budgetedStack); the rest are tracked and fail their owner all the same, without
+   * a code frame. (Listeners are not: whether Node or the user added one is read from its stack.)
+   */
+  budgeted?: boolean
+  /**
+   * Every resource is a new object noticed once, at its creation (a Timeout, a listener entry), and nearly all are
+   * closed within their test: the probe hands them to `ledger.note`, which keeps them in a flat list of its scope,
+   * with no record and no index from resource to record until the check makes records of those still open. (The
+   * index is a WeakMap whose value points back at its key: for a timer, ~2.5 µs of garbage collection, ten times what
+   * setTimeout itself costs; a record and a set entry are another ~0.3 µs.)
+   */
+  fresh?: boolean
+  /**
+   * Whether a resource still open at a check is not the test's, judged from its creation stack (read only then, for
+   * the few still open). Default: created by Vitest's own code (its task-update timer, its RPC timeouts).
+   */
+  foreign?(sites: CallSites | undefined): boolean
+  /**
+   * The resource is what Node runs its callbacks in (a Timeout, an Immediate: `executionAsyncResource()` inside its
+   * callback): what the callback creates belongs to the resource's owner (see Ledger.callbackOwners).
+   */
+  runsCallbacks?: boolean
+  /** Starts noticing new resources; returns a function that undoes every patch and subscription. */
+  install(ledger: Ledger): () => void
+  /** Must be cheap: it runs for every record of a finished test. `ctx` is missing when only pruning closed ones. */
+  state(resource: R, ctx: JudgeContext | undefined): ResourceState
+  describe(resource: R, ctx: JudgeContext): Description
+  /**
+   * Where a resource noted without a stack of its own was created, when the probe can tell from another (a listener
+   * past its event's budget of stacks, added by the same code as one that kept its stack).
+   */
+  origin?(resource: R): CallSites | undefined
+  /**
+   * Option `cleanup` only: a best-effort close after reporting, as harmless as the probe can make it (nothing the
+   * program still waits on is cut off, nothing goes unhandled); must not throw.
+   */
+  close(resource: R): void
+  /**
+   * Option `cleanup` only: a later test of the file may still use it (a server the next test sends requests to), so
+   * it is closed when the file ends, not right after its owner's check.
+   */
+  closeAtFileEnd?: boolean
+  /**
+   * Resources this one is part of (an accepted connection: its server, its client socket in this process). When one
+   * of them leaks in the same check, this one is reported inside that error, not as an error of its own.
+   */
+  partOf?(resource: R, ctx: JudgeContext): object[]
+  /**
+   * What the resource really is, when several objects may stand for one (two sockets sharing one handle, as an
+   * interceptor's socket and the connection it passes through to): leaks of the same `identity` are one error, told
+   * through the object of the highest `rank` (the one that says most), the others closed with it.
+   */
+  sameAs?(resource: R): { identity: object; rank: number } | undefined
+  /**
+   * The call that last put the resource to use, when that is what keeps it open (a request that made a pooled
+   * socket busy): the report shows its code frame and owner instead of the resource's creation.
+   */
+  lastUse?(resource: R): Use | undefined
+  /**
+   * For a probe that finds resources by looking rather than by being told at creation (the fd snapshot; its install
+   * adds it to `ledger.lookers`): track what appeared since it last looked, as owned by `owner`. Called when a test
+   * or suite starts (owner: the scope that ran until then) and before a scope is judged (owner: that scope).
+   */
+  look?(owner: Scope, ledger: Ledger): void
+}
+
+export interface Use {
+  sites: CallSites | undefined
+  owner: Scope
+  /** No stack was taken: its owner had already made `stacksPerTest` of them (see Ledger.budgetedStack). */
+  overBudget?: boolean
 }

@@ -1,14 +1,13 @@
 import { fstatSync } from 'node:fs'
 import type { Worker } from 'node:worker_threads'
 import { isMainThread } from '../node/builtins.js'
-import type { Ledger, LeakRecord, Scope } from '../ledger/ledger.js'
+import type { LeakRecord, Ledger, Probe, Scope } from '../ledger/ledger.js'
 import { fdCount, holdFdDir, listFds, readFdLink, socketInfo, socketInode } from '../os/proc.js'
 import { readQuietly } from '../node/quiet.js'
 import { explainTcpState } from '../os/socket-state.js'
 import { subscribe } from './channel.js'
 import { formatHostPort } from './net-describe.js'
 import { followAcceptedSockets, followClientSockets } from './net-follow.js'
-import type { Probe } from './probe.js'
 
 /** A descriptor found in the OS's table that no JavaScript object explains. */
 interface Descriptor {
@@ -55,6 +54,8 @@ let snapshot: Snapshot | undefined
  * explained. Dead entries go when the set is read.
  */
 const netSockets = new Set<WeakRef<object>>()
+const PRUNE_START = 256
+let netSocketsPruneAt = PRUNE_START
 const liveWorkers = new Set<Worker>()
 let workerExited = false
 
@@ -66,7 +67,7 @@ let workerExited = false
  * one stat per descriptor opened since the worker started; only new ones are resolved (readlink), and only new ones
  * that no live resource explains become records. Linux only, and only where this process's descriptor table is the
  * worker's own (pools `forks` and `vmForks`): in `threads` and `vmThreads` the table is shared with Vitest and the
- * other workers, so nothing is looked at (see descriptorsNote).
+ * other workers, so nothing is looked at (see descriptorsNote in plugin/pool-notes.ts).
  */
 export const descriptorsProbe: Probe<Descriptor> = {
   kind: 'descriptors',
@@ -92,6 +93,10 @@ export const descriptorsProbe: Probe<Descriptor> = {
     })
     const noteSocket = (socket: object) => {
       netSockets.add(new WeakRef(socket))
+      // a test that opens and closes sockets by the hundred thousand: the dead refs go before they pile up
+      if (netSockets.size < netSocketsPruneAt) return
+      for (const ref of netSockets) if (ref.deref() === undefined) netSockets.delete(ref)
+      netSocketsPruneAt = Math.max(PRUNE_START, netSockets.size * 2)
     }
     const unfollow = [followClientSockets(noteSocket), followAcceptedSockets(noteSocket)]
     ledger.lookers.add(descriptorsProbe)
@@ -240,9 +245,14 @@ function explainedFds(owner: Scope, ledger: Ledger): Map<number, () => boolean> 
       })
     }
   }
-  const noteRecord = ({ resource, probe }: LeakRecord) => note(resource, (r) => probe.state(r, undefined).status !== 'closed')
+  const noteRecord = ({ resource, probe }: LeakRecord) => resource !== undefined && note(resource, (r) => probe.state(r, undefined).status !== 'closed')
   for (let scope: Scope | undefined = owner; scope; scope = scope.parent) for (const record of scope.records) noteRecord(record)
   for (const record of ledger.pooled) noteRecord(record)
+  for (const record of ledger.reported) {
+    const resource = record.resource
+    if (resource === undefined || record.probe.state(resource, undefined).status === 'closed') ledger.reported.delete(record)
+    else noteRecord(record)
+  }
   for (const ref of netSockets) {
     const socket = ref.deref()
     if (socket) note(socket, (r) => (r as { destroyed?: boolean }).destroyed !== true)
@@ -280,7 +290,7 @@ function fdsOf(resource: object): Array<[number, (resource: object) => unknown]>
     add((x) => get(x, 'fd')) // raw files, FileHandles, streams
     add((x) => get(get(x, 'channel'), 'fd')) // a child's IPC channel
     const stdio = get(r, 'stdio')
-    if (Array.isArray(stdio)) stdio.forEach((_: unknown, i: number) => add((x) => get(get(get(x, 'stdio')?.[i], '_handle'), 'fd')))
+    if (Array.isArray(stdio)) for (let i = 0; i < stdio.length; i++) add((x) => get(get(get(x, 'stdio')?.[i], '_handle'), 'fd'))
     // dgram keeps its handle under a symbol
     if (fds.length === 0) for (const symbol of Object.getOwnPropertySymbols(r)) add((x) => get(get(get(x, symbol), 'handle'), 'fd'))
   } catch {
@@ -316,18 +326,4 @@ function osName(descriptor: Descriptor): { name: string; tcpState?: string } {
     return { name: `${directory ? 'directory' : 'file'} ${link}` }
   }
   return { name: link }
-}
-
-/**
- * What the fd snapshot does in this project, said once at startup; undefined where it works. Where the descriptor
- * table is shared (worker-thread pools) or /proc is missing, it is not taken; everything else still is checked.
- */
-export function descriptorsNote(pool: string | undefined, platform: NodeJS.Platform = process.platform): string | undefined {
-  if (platform !== 'linux') {
-    return `vitest-leaks: the fd snapshot (kind \`descriptors\`) needs Linux's /proc and is not available on ${platform}; descriptors opened by code no probe follows are not checked there (files, sockets and the other kinds still are).`
-  }
-  if (pool === 'threads' || pool === 'vmThreads') {
-    return `vitest-leaks: pool '${pool}' runs test files in worker threads that share one descriptor table with Vitest and with each other, so the fd snapshot (kind \`descriptors\`) is not taken there: no test is blamed for another worker's descriptors. Use pool 'forks' (the default) or 'vmForks' to have it; files, sockets and the other kinds are checked in every pool.`
-  }
-  return undefined
 }

@@ -1,8 +1,8 @@
 import type { FileHandle } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { fs } from '../node/builtins.js'
-import type { Ledger } from '../ledger/ledger.js'
-import type { Probe, ResourceState } from './probe.js'
+import type { Ledger, Probe, ResourceState } from '../ledger/ledger.js'
+import { replaceMethod } from './follow.js'
 
 type How = 'fs.open' | 'fs.openSync' | 'fs.promises.open' | 'fs.createReadStream' | 'fs.createWriteStream'
 /** A file stream as the probe reads it (`fd` is set once the stream has opened its file). */
@@ -49,12 +49,8 @@ export const filesProbe: Probe<OpenFile> = {
     const patch = (host: Record<string, unknown>, name: string, make: (original: Function) => Function) => {
       const original = host[name] as Function
       if (typeof original !== 'function' || (original as any)[PATCHED]) return
-      const wrapped = make(original)
-      Object.defineProperty(wrapped, PATCHED, { value: original })
-      host[name] = wrapped
-      undo.push(() => {
-        if (host[name] === wrapped) host[name] = original
-      })
+      const restore = replaceMethod(host, name, make(original), PATCHED)
+      undo.push(() => void restore())
     }
     const fsHost = fs as unknown as Record<string, unknown>
     const promisesHost = fs.promises as unknown as Record<string, unknown>

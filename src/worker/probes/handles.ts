@@ -1,6 +1,5 @@
-import type { Ledger, Scope } from '../ledger/ledger.js'
+import type { Ledger, Probe, Scope } from '../ledger/ledger.js'
 import { isTracing, liveTracedOfType } from '../stacks/trace.js'
-import type { Probe } from './probe.js'
 
 /** One resource of a type no probe follows, found because Node's count of that type grew during its owner. */
 interface UnknownResource {

@@ -1,15 +1,17 @@
 import type { Scope } from '../ledger/ledger.js'
 import { mainRealm } from '../node/realm.js'
-import { captureCallSites, type CallSites } from '../stacks/stack.js'
+import { captureCallSites, hasUserFrame, type CallSites } from '../stacks/stack.js'
 import { followNewEmitters } from './emitter-follow.js'
 
 /**
- * The library objects that hold connections: undici dispatchers (Agent, Pool, Client), pg-pool pools and ioredis
- * clients, each with the scope it was created in. They answer the two questions a socket or timer cannot answer
- * about itself:
- * - whose is an idle connection (or a pool's idle-reaper timer)? The pool's, so the scope that created the pool:
- *   a pool from a beforeAll belongs to its suite even when a test made its first connection; a pool the test
- *   created is the test's. The design's rule for keep-alive pools, for the pools users create themselves.
+ * The objects that hold connections: Node's `http.Agent`s (and https'), undici dispatchers (Agent, Pool, Client),
+ * pg-pool pools and ioredis clients, each with the scope it was created in. They answer the two questions a socket
+ * or timer cannot answer about itself:
+ * - whose is an idle connection (or a pool's idle-reaper timer)? The pool's, so the scope that created the pool,
+ *   whenever the connection was opened: a pool from a module, a describe body or a beforeAll belongs to that file
+ *   or suite even when a test made its first connection; a pool the test created is the test's. A pool that a
+ *   library made for itself outside any test (a module-level default agent, with no frame of the user's code on the
+ *   stack) is shared, like Node's global agents: nobody's to close.
  * - where was a connection asked for, when the library opened it on a later tick (ioredis connects in a
  *   `process.nextTick`) and the socket's own stack has no frame of the user's code?
  *
@@ -17,12 +19,13 @@ import { followNewEmitters } from './emitter-follow.js'
  * prototype is already its class's, so one cheap shape test per emitter tells them apart, and nothing is imported
  * from the libraries.
  */
-export type HolderKind = 'undici' | 'pg-pool' | 'ioredis'
+export type HolderKind = 'http-agent' | 'undici' | 'pg-pool' | 'ioredis'
 
 interface Holder {
   kind: HolderKind
   ref: WeakRef<object>
-  owner: Scope
+  /** The scope it was created in; undefined for a library's own pool made outside any test (shared). */
+  owner: Scope | undefined
   /** Where it was created: kept only for ioredis clients, whose sockets have no user frame of their own. */
   sites: CallSites | undefined
 }
@@ -60,7 +63,11 @@ export function installHolders(current: () => Scope): () => void {
   s.installed = true
   const unfollow = followNewEmitters((emitter, skip) => {
     const kind = kindOf(emitter)
-    if (kind) register(s, emitter, kind, current(), kind === 'ioredis' ? captureCallSites(skip) : undefined)
+    if (!kind) return
+    const scope = current()
+    // outside a test, whether the user's code or a library's own made it decides whose it is (rare: one stack each)
+    const sites = kind === 'ioredis' || scope.kind !== 'test' ? captureCallSites(skip) : undefined
+    register(s, emitter, kind, scope.kind !== 'test' && !hasUserFrame(sites) ? undefined : scope, kind === 'ioredis' ? sites : undefined)
   })
   return () => {
     unfollow()
@@ -84,13 +91,14 @@ function kindOf(object: object): HolderKind | undefined {
 }
 
 function shapeKind(object: any): HolderKind | undefined {
+  if (typeof object.addRequest === 'function' && typeof object.createConnection === 'function') return 'http-agent'
   if (typeof object.dispatch === 'function' && typeof object.compose === 'function') return 'undici'
   if (typeof object._pulseQueue === 'function' && typeof object._release === 'function') return 'pg-pool'
   if (typeof object.sendCommand === 'function' && typeof object.duplicate === 'function') return 'ioredis'
   return undefined
 }
 
-function register(s: HolderState, object: object, kind: HolderKind, owner: Scope, sites: CallSites | undefined): void {
+function register(s: HolderState, object: object, kind: HolderKind, owner: Scope | undefined, sites: CallSites | undefined): void {
   const holder: Holder = { kind, ref: new WeakRef(object), owner, sites }
   s.holders.push(holder)
   s.byObject.set(object, holder)
@@ -113,6 +121,19 @@ function symbolProperty(object: object, description: string): unknown {
     if (key.description === description) return (object as Record<symbol, unknown>)[key]
   }
   return undefined
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// http.Agent
+
+/**
+ * Who owns an http.Agent's idle connections: `{ known: false }` for an agent made before the plugin was installed
+ * (Node's global agents are, when node:http was loaded first); else the scope it was created in, undefined for a
+ * library's own.
+ */
+export function agentOwner(agent: object): { known: boolean; owner: Scope | undefined } {
+  const holder = state().byObject.get(agent)
+  return holder ? { known: true, owner: holder.owner } : { known: false, owner: undefined }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

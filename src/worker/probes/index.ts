@@ -2,7 +2,8 @@ import { descriptorsProbe } from './descriptors.js'
 import { filesProbe } from './files.js'
 import { listenersProbe } from './listeners.js'
 import { handlesProbe } from './handles.js'
-import type { Probe } from './probe.js'
+import { immediatesProbe } from './immediates.js'
+import type { Probe } from '../ledger/ledger.js'
 import { processesProbe } from './processes.js'
 import { promiseTimersProbe } from './promise-timers.js'
 import { retainedProbe } from './retained.js'
@@ -23,6 +24,7 @@ export const PROBES: readonly Probe[] = [
   socketsProbe,
   udpProbe,
   timersProbe,
+  immediatesProbe,
   promiseTimersProbe,
   processesProbe,
   workersProbe,

@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 
 /** `127.0.0.1:8080`, `[::1]:8080`, or a Unix socket path. */
 export function formatAddress(address: string | AddressInfo | null | undefined): string | undefined {
@@ -15,4 +15,9 @@ export function formatHostPort(host: string | undefined, port: number | undefine
 
 export function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`
+}
+
+/** Closing from either side (`end()` called, or the peer's end read): on its way out, worth waiting for. */
+export function isEnding(socket: Socket): boolean {
+  return socket.readableEnded || socket.writableEnded || (socket as any)._writableState?.ending === true
 }

@@ -1,7 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
-import type { Ledger } from '../ledger/ledger.js'
+import type { Ledger, Probe } from '../ledger/ledger.js'
 import { subscribe } from './channel.js'
-import type { Probe } from './probe.js'
 
 /**
  * Child processes from spawn, exec, execFile and fork, noticed through Node's `child_process` channel, published in

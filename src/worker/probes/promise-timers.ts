@@ -1,9 +1,8 @@
 import { timers } from '../node/builtins.js'
-import type { Ledger } from '../ledger/ledger.js'
+import type { Ledger, Probe } from '../ledger/ledger.js'
 import { FREQUENT_LIMIT } from '../stacks/stack.js'
 import { finishIterator, followIterator, signalOf, type IteratorLife } from './iterators.js'
 import { replaceMethod } from './follow.js'
-import type { Probe } from './probe.js'
 
 /** A timer of `node:timers/promises`: its promise (setTimeout, scheduler.wait) or its iterator (setInterval). */
 type PromiseTimer =

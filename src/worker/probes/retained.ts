@@ -3,11 +3,10 @@ import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { timers } from '../node/builtins.js'
 import { findCollectionRetainers, garbageCollector, HeapTooLargeError, type CollectionRetainer } from '../node/heap.js'
-import type { Ledger } from '../ledger/ledger.js'
+import type { Ledger, Probe, ResourceState } from '../ledger/ledger.js'
 import { captureCallSites, isCreatedByVitest, type CallSites } from '../stacks/stack.js'
-import { formatHostPort } from './net-describe.js'
+import { formatHostPort, isEnding } from './net-describe.js'
 import { followAcceptedSockets, followClientSockets } from './net-follow.js'
-import type { Probe, ResourceState } from './probe.js'
 import { connectTarget, forgetClosedSocket } from './sockets.js'
 
 type Socket = net.Socket & { server?: net.Server; _peername?: { address?: string; port?: number } }
@@ -276,8 +275,4 @@ function labelOf(socket: Socket): string | undefined {
   // a closed socket no longer knows its local address: keep what was taken while it was open
   if (!local || !remote) return undefined
   return socket.server ? `connection accepted on ${local} from ${remote}` : `TCP socket ${local} → ${remote}`
-}
-
-function isEnding(socket: Socket): boolean {
-  return socket.readableEnded || socket.writableEnded || (socket as any)._writableState?.ending === true
 }

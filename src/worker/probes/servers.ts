@@ -2,10 +2,9 @@ import type http from 'node:http'
 import type net from 'node:net'
 import { Server as NetServer } from 'node:net'
 import { https, isHttp } from '../node/builtins.js'
-import type { Ledger } from '../ledger/ledger.js'
+import type { Ledger, Probe } from '../ledger/ledger.js'
 import { osSocketState } from '../os/socket-state.js'
 import { formatAddress, plural } from './net-describe.js'
-import type { Probe } from './probe.js'
 
 type Server = net.Server & { _connections?: number; _handle?: unknown }
 
@@ -66,6 +65,8 @@ export const serversProbe: Probe<Server> = {
           : 'and destroy the sockets it accepted if clients still hold them open',
     }
   },
+
+  closeAtFileEnd: true,
 
   close(server) {
     try {

@@ -1,18 +1,17 @@
 import type http from 'node:http'
 import type net from 'node:net'
 import { https, isHttp, loadedHttp } from '../node/builtins.js'
-import type { Ledger } from '../ledger/ledger.js'
+import type { JudgeContext, Ledger, Probe, ResourceState, Use } from '../ledger/ledger.js'
 import { Tag } from '../ledger/tag.js'
 import { explainTcpState, osSocketState } from '../os/socket-state.js'
 import { mainRealm } from '../node/realm.js'
 import { hasUserFrame, type CallSites, type LazyCallSites } from '../stacks/stack.js'
 import { subscribe } from './channel.js'
-import { clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
+import { agentOwner, clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
 import { followAgentPrototype, type AgentPrototype } from './http-agents.js'
-import { formatHostPort, plural } from './net-describe.js'
+import { formatHostPort, isEnding, plural } from './net-describe.js'
 import { followAcceptedSockets, followClientSockets } from './net-follow.js'
 import { followUndiciWebSockets, forgetUpgrade, isWebSocketClosing, isWebSocketUpgrade, noteUndiciRequestSent } from './undici-websockets.js'
-import type { JudgeContext, Probe, ResourceState, Use } from './probe.js'
 
 type Socket = net.Socket & {
   server?: net.Server
@@ -22,18 +21,27 @@ type Socket = net.Socket & {
 
 const PATCHED = Symbol.for('vitest-leaks.sockets.original')
 
-/** Agents seen carrying requests, with the scope that first used them (an agent the test created is the test's). */
-const agents = new Map<http.Agent, JudgeContext['scope'] | undefined>()
+/**
+ * Agents seen carrying requests, with the scope that first used them: the owner of an agent made before the plugin
+ * was installed and not Node's global one (see poolOf). WeakRefs: a closed agent is not kept alive by the plugin.
+ */
+const agents = new Map<WeakRef<http.Agent>, JudgeContext['scope'] | undefined>()
+const agentsSeen = new WeakSet<http.Agent>()
 /** Sockets that undici (Node's fetch) opened: idle ones are unref'd and parked in its pool. */
 const undiciSockets = new WeakSet<object>()
 /** Where each HTTP request (node:http or fetch) was made, and by whom: a busy pooled socket is the request's. */
 const requests = new Tag<Use>('request origin')
 /** The fetch request a socket last sent (undici links them only in its `sendHeaders` message). */
 const undiciRequestOf = new WeakMap<object, object>()
+/** undici requests whose response headers arrived: one without is still waiting for its response. */
+const answered = new WeakSet<object>()
 /** Where a client socket was asked to connect: the only place a Unix socket's path is known on the client side. */
 const targets = new WeakMap<object, { path?: string; host?: string; port?: number }>()
-/** Live tracked sockets by local address, to find the other end of a loopback connection in this process. */
-const byLocalAddress = new Map<string, Socket>()
+/**
+ * Tracked sockets by local address, to find the other end of a loopback connection in this process; held weakly, as
+ * it is rebuilt only when a peer is looked for, and a socket closed since must not be kept alive by it.
+ */
+const byLocalAddress = new Map<string, WeakRef<Socket>>()
 
 /**
  * TCP and Unix-socket connections: client sockets (net, tls, http/https agents, fetch, ws, database drivers) noticed
@@ -80,7 +88,10 @@ export const socketsProbe: Probe<Socket> = {
       if ((originalAddRequest as any)[PATCHED]) return () => {}
       const addRequest = function addRequest(this: http.Agent, request: object, ...rest: unknown[]) {
         try {
-          if (!agents.has(this)) agents.set(this, isGlobalAgent(this) ? undefined : ledger.current)
+          if (!agentsSeen.has(this)) {
+            agentsSeen.add(this)
+            agents.set(new WeakRef(this), isGlobalAgent(this) ? undefined : ledger.current)
+          }
           requests.set(request, new RequestUse(ledger.budgetedStack('requests', addRequest, REQUEST_FRAMES), ledger.current))
         } catch (error) {
           // never into the user's request
@@ -123,9 +134,12 @@ export const socketsProbe: Probe<Socket> = {
       fetchSites = undefined
       requests.set(request, new RequestUse(sites === NO_STACK ? undefined : sites, ledger.current))
     }
-    const onUndiciHeaders = ({ request, socket }: { request: object; socket: Socket }) => {
+    const onUndiciSent = ({ request, socket }: { request: object; socket: Socket }) => {
       undiciRequestOf.set(socket, request)
       noteUndiciRequestSent(request, socket)
+    }
+    const onUndiciHeaders = ({ request }: { request: object }) => {
+      answered.add(request)
     }
     const onUndiciConnected = ({ socket, connector }: { socket: object; connector?: unknown }) => {
       undiciSockets.add(socket)
@@ -135,7 +149,8 @@ export const socketsProbe: Probe<Socket> = {
       installHolders(() => ledger.current),
       subscribe('undici:client:connected', onUndiciConnected),
       subscribe('undici:request:create', onUndiciRequest),
-      subscribe('undici:client:sendHeaders', onUndiciHeaders),
+      subscribe('undici:client:sendHeaders', onUndiciSent),
+      subscribe('undici:request:headers', onUndiciHeaders),
       followUndiciWebSockets(),
     )
     return () => {
@@ -164,6 +179,8 @@ export const socketsProbe: Probe<Socket> = {
         // the other end is parked in a shared pool: the pair is the pool's
         if (peerState.status === 'pooled') return { status: 'pooled' }
         if (peerState.status === 'closed') return { status: 'closing' }
+        // its client was already reported, by the test that left it: one connection, one error
+        if (wasReported(peer, ctx)) return { status: 'excused' }
       }
     }
     if (isEnding(socket)) return { status: 'closing' }
@@ -177,7 +194,9 @@ export const socketsProbe: Probe<Socket> = {
     const clientSites = record && !hasUserFrame(record.sites) ? clientSitesOf(socket) : undefined
     if (record && clientSites) record.sites = clientSites
     const local = formatHostPort(socket.localAddress, socket.localPort)
-    const remote = formatHostPort(socket.remoteAddress, socket.remotePort)
+    // a socket whose peer has gone no longer knows its remote address (getpeername fails): where it was asked to go
+    const remote = formatHostPort(socket.remoteAddress, socket.remotePort) ?? pendingTarget(socket)
+    const tcp = (socket as { encrypted?: boolean }).encrypted === true ? 'TLS socket' : 'TCP socket'
     const path = unixPath(socket)
     const pool = poolOf(socket)
     let what: string
@@ -186,9 +205,9 @@ export const socketsProbe: Probe<Socket> = {
     } else if (path) {
       what = `Unix socket connection to ${path}`
     } else if (socket.connecting) {
-      what = `TCP socket connecting to ${remote ?? pendingTarget(socket) ?? 'an unknown address'}`
+      what = `${tcp} connecting to ${remote ?? 'an unknown address'}`
     } else {
-      what = `TCP socket ${local ?? '?'} → ${remote ?? '?'}`
+      what = `${tcp} ${local ?? '?'} → ${remote ?? 'an unknown address'}`
     }
     const request = socket._httpMessage
     const inFlight = isHttp(request, 'ClientRequest')
@@ -196,7 +215,7 @@ export const socketsProbe: Probe<Socket> = {
     let fix = 'close it with `socket.end()` (or `socket.destroy()`)'
     if (pool) {
       what = `idle keep-alive ${what}`
-      state = `parked in ${pool.name} created by this test, ${state}`
+      state = `parked in ${pool.name} created ${pool.owner === ctx.scope ? `in this ${ctx.scope.kind}` : 'earlier'}, ${state}`
       fix = pool.name.startsWith('an undici')
         ? 'close it with `await pool.close()` (or `agent.close()`)'
         : pool.name === 'a pg Pool'
@@ -205,22 +224,38 @@ export const socketsProbe: Probe<Socket> = {
     } else if (inFlight) {
       what = `HTTP client ${what}`
       const response = (request as any).res as http.IncomingMessage | undefined
-      const label = clientRequestLabel(request as http.ClientRequest)
-      state =
-        response && !response.complete
-          ? `busy: the response body${label ? ` of ${label}` : ''} was never read (${state})`
-          : `busy with a request${label ? `, ${label}` : ''} (${state})`
-      fix = 'read the response body (`res.resume()` or consume it) or abort with `req.destroy()`'
+      const label = clientRequestLabel(request as http.ClientRequest, socket)
+      if (response && !response.complete) {
+        state = `busy: the response body${label ? ` of ${label}` : ''} was never read (${state})`
+        fix = 'read the response body (`res.resume()` or consume it) or abort with `req.destroy()`'
+      } else if (!response) {
+        state = `busy: ${label ?? 'a request'} is still waiting for its response (${state})`
+        fix = 'abort the request (`req.destroy()`, or a `signal`) or let it finish'
+      } else {
+        state = `busy with a request${label ? `, ${label}` : ''} (${state})`
+        fix = 'let the request finish, or abort it with `req.destroy()`'
+      }
     } else if (isUndiciWebSocket(socket)) {
       what = `WebSocket client (undici) ${what}`
       const url = webSocketUrl(undiciRequestOf.get(socket))
-      state = `open${url ? ` to ${url}` : ''} (${state})`
-      fix = 'close it with `ws.close()`'
+      if (isWebSocketClosing(socket)) {
+        state = `closing${url ? ` (to ${url})` : ''}: \`close()\` was called and the server never completed the closing handshake (${state})`
+        fix = "wait for its 'close' event (`await new Promise((r) => ws.addEventListener('close', r))`)"
+      } else {
+        state = `open${url ? ` to ${url}` : ''} (${state})`
+        fix = 'close it with `ws.close()`'
+      }
     } else if (undiciSockets.has(socket)) {
       what = `fetch (undici) ${what}`
-      const label = undiciRequestLabel(undiciRequestOf.get(socket))
-      state = `busy: ${label ? `the response body of ${label}` : 'a response body'} was never read or cancelled (${state})`
-      fix = 'read the body (`await res.text()`) or cancel it (`await res.body?.cancel()`)'
+      const sent = undiciRequestOf.get(socket)
+      const label = undiciRequestLabel(sent)
+      if (sent && !answered.has(sent)) {
+        state = `busy: ${label ?? 'a request'} is still waiting for its response (${state})`
+        fix = 'abort the request (an `AbortController` passed as `signal`) or let it finish'
+      } else {
+        state = `busy: ${label ? `the response body of ${label}` : 'a response body'} was never read or cancelled (${state})`
+        fix = 'read the body (`await res.text()`) or cancel it (`await res.body?.cancel()`)'
+      }
     } else if (record?.sites?.some(isHttp2Connect)) {
       what = `HTTP/2 client session on ${what}`
       fix = 'close the session with `session.close()` (a gRPC client: `client.close()`)'
@@ -235,15 +270,26 @@ export const socketsProbe: Probe<Socket> = {
 
   close(socket) {
     try {
-      // A database or cache client reacts to its socket closing under it: pg throws "Connection terminated
-      // unexpectedly" from an emitter nobody listens to, ioredis schedules a reconnect. Either lands in the next
-      // test. The leaked client is dead anyway: its socket is closed without telling it. Node's HTTP clients
-      // (http.Agent, fetch) handle a closed socket and keep their pools consistent, so they are told.
-      if (!isHttp(socket._httpMessage, 'ClientRequest') && !undiciSockets.has(socket) && !socket.server) {
-        for (const event of ['close', 'end', 'error', 'timeout', 'data', 'readable']) socket.removeAllListeners(event)
-        socket.on('error', () => {})
+      // A database or cache client reacts to its socket closing under it: pg emits "Connection terminated
+      // unexpectedly" from an emitter nobody listens to, ioredis reconnects, and a hook that awaits the client's
+      // `end()` waits for a 'close' that was taken from it. Such a socket is only unref'd: it no longer holds the
+      // worker open, and its client stays as it was. Node's HTTP clients (http.Agent, fetch) handle a closed socket
+      // and keep their pools consistent, and a server's side is the server's: those are destroyed, each with an
+      // 'error' listener added first where it has none, so that nothing goes unhandled ("socket hang up" on a
+      // request nobody listens to).
+      const request = socket._httpMessage
+      const http = isHttp(request, 'ClientRequest')
+      if (!http && !undiciSockets.has(socket) && !socket.server) {
+        socket.unref()
+        return
       }
-      socket.destroy()
+      if (http && request.listenerCount('error') === 0) request.on('error', () => {})
+      if (socket.listenerCount('error') === 0) socket.on('error', () => {})
+      // an HTTP/2 connection of undici's: its session goes first, as when undici closes it itself (a socket destroyed
+      // under a live session makes undici throw from the session's 'close' handler, uncaught)
+      const session = undiciSockets.has(socket) ? http2SessionOf(socket) : undefined
+      if (session) session.destroy()
+      else socket.destroy()
     } catch {
       // already gone
     }
@@ -252,6 +298,14 @@ export const socketsProbe: Probe<Socket> = {
   lastUse(socket) {
     const request = isHttp(socket._httpMessage, 'ClientRequest') ? socket._httpMessage : undiciRequestOf.get(socket)
     return request ? requests.get(request) : undefined
+  },
+
+  // An HTTP interceptor (@mswjs/interceptors) hands the client's socket the handle of the real connection it opened
+  // for a request it lets through: two sockets, one descriptor. The one carrying the request says what it is for.
+  sameAs(socket) {
+    const handle = socket._handle
+    if (!handle || typeof handle !== 'object') return undefined
+    return { identity: handle, rank: isBusyRequest(socket) || poolOf(socket) ? 1 : 0 }
   },
 
   partOf(socket, ctx) {
@@ -308,11 +362,17 @@ class RequestUse implements Use {
 /** Inside a call to fetch whose test had already kept `stacksPerTest` request stacks. */
 const NO_STACK = Symbol('no stack')
 
-/** `GET http://127.0.0.1:3000/users`, from Node's ClientRequest. */
-function clientRequestLabel(request: http.ClientRequest): string | undefined {
+/**
+ * `GET http://127.0.0.1:3000/users`, from Node's ClientRequest: where it went (the socket's peer), and the Host
+ * header when it names another (a proxy forwarding a request keeps the client's Host).
+ */
+function clientRequestLabel(request: http.ClientRequest, socket: Socket): string | undefined {
   try {
-    const host = request.getHeader('host') ?? request.host
-    return `${request.method} ${request.protocol ?? 'http:'}//${host}${request.path}`
+    const header = request.getHeader('host')
+    const peer = formatHostPort(socket.remoteAddress, socket.remotePort) ?? pendingTarget(socket)
+    const host = peer ?? (typeof header === 'string' ? header : request.host)
+    const named = typeof header === 'string' && header !== host ? ` (Host: ${header})` : ''
+    return `${request.method} ${request.protocol ?? 'http:'}//${host}${request.path}${named}`
   } catch {
     return undefined
   }
@@ -336,6 +396,16 @@ function isUndiciWebSocket(socket: Socket): boolean {
   return undiciSockets.has(socket) && isWebSocketUpgrade(undiciRequestOf.get(socket))
 }
 
+/** The HTTP/2 session undici runs over a socket (a property keyed by its private `Symbol('http2Session')`). */
+function http2SessionOf(socket: Socket): { destroy(): void } | undefined {
+  for (const key of Object.getOwnPropertySymbols(socket)) {
+    if (key.description !== 'http2Session') continue
+    const session = (socket as unknown as Record<symbol, { destroy?: unknown } | undefined>)[key]
+    return typeof session?.destroy === 'function' ? (session as { destroy(): void }) : undefined
+  }
+  return undefined
+}
+
 /** The frame of `http2.connect()` (gRPC clients use it too), which connects the session's socket. */
 function isHttp2Connect(site: NodeJS.CallSite): boolean {
   return site.getFileName() === 'node:internal/http2/core' && site.getFunctionName() === 'connect'
@@ -353,49 +423,73 @@ export function isGlobalAgent(agent: http.Agent & { protocol?: string }): boolea
 
 /**
  * The keep-alive pool holding this socket idle, if any: a shared one (owner undefined) excuses it; one owned by the
- * scope being judged does not. An http.Agent is owned by the scope that first used it; an undici dispatcher or a pg
- * Pool by the scope that created it (see holders.ts). undici unrefs a socket while it is idle.
+ * scope being judged does not. A pool is owned by the scope that created it (see holders.ts), whenever its
+ * connections were opened: an http.Agent, an undici dispatcher, a pg Pool. (An agent made before the plugin was
+ * installed, other than Node's global ones, is owned by the scope that first used it.) undici unrefs a socket while
+ * it is idle.
  */
 function poolOf(socket: Socket): ParkedIn | undefined {
   if (socket._httpMessage == null) {
-    for (const [agent, owner] of agents) {
+    for (const [ref, firstUser] of agents) {
+      const agent = ref.deref()
+      if (!agent) {
+        agents.delete(ref)
+        continue
+      }
       const free = (agent as any).freeSockets as Record<string, Socket[]> | undefined
       if (!free) continue
       for (const list of Object.values(free)) {
-        if (list.includes(socket)) return { name: owner ? 'an http.Agent' : 'the global http.Agent', owner }
+        if (!list.includes(socket)) continue
+        if (isGlobalAgent(agent)) return { name: 'the global http.Agent', owner: undefined }
+        const { known, owner } = agentOwner(agent)
+        if (!known) return { name: 'an http.Agent', owner: firstUser }
+        return { name: owner ? 'an http.Agent' : "a library's shared http.Agent", owner }
       }
     }
   }
-  if (undiciSockets.has(socket) && socket._handle?.hasRef?.() === false) {
+  if (undiciSockets.has(socket) && isUnrefd(socket)) {
     return undiciPoolOf(socket) ?? { name: "fetch's pool", owner: undefined }
   }
   if (socket._httpMessage == null && !socket.server) return pgPoolOf(socket)
   return undefined
 }
 
+/**
+ * Whether the socket no longer keeps the process alive (`socket.unref()`). A TLS socket's handle (TLSWrap) forwards
+ * `ref`/`unref` to the TCP handle under it but has no `hasRef` of its own: that handle answers.
+ */
+function isUnrefd(socket: Socket): boolean {
+  const handle = socket._handle as { hasRef?: () => boolean; _parent?: { hasRef?: () => boolean } } | null | undefined
+  if (!handle) return false
+  if (typeof handle.hasRef === 'function') return handle.hasRef() === false
+  return handle._parent?.hasRef?.() === false
+}
+
 function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefined {
   if (!ctx || socket.remotePort === undefined) return undefined
   const key = `${socket.remoteAddress}|${socket.remotePort}`
-  const candidate = byLocalAddress.get(key)
+  const candidate = byLocalAddress.get(key)?.deref()
   if (candidate && candidate.localPort === socket.remotePort) return candidate
   // rebuild lazily: only sockets judged in this process can be peers
   byLocalAddress.clear()
-  for (const records of [...[...scopesOf(ctx.scope)].map((s) => s.records), ctx.ledger.pooled]) {
+  for (const records of [...[...scopesOf(ctx.scope)].map((s) => s.records), ctx.ledger.pooled, ctx.ledger.reported]) {
     for (const record of records) {
-      const other = record.resource as Socket
-      if (record.probe !== socketsProbe || other.destroyed || other.server) continue
-      if (other.localPort !== undefined) byLocalAddress.set(`${other.localAddress}|${other.localPort}`, other)
+      const other = record.resource as Socket | undefined
+      if (record.probe !== socketsProbe || !other || other.destroyed || other.server) continue
+      if (other.localPort !== undefined) byLocalAddress.set(`${other.localAddress}|${other.localPort}`, new WeakRef(other))
     }
   }
-  return byLocalAddress.get(key)
+  return byLocalAddress.get(key)?.deref()
+}
+
+/** A leak already reported (and left as it was): what is part of it is not reported again. */
+function wasReported(socket: Socket, ctx: JudgeContext): boolean {
+  for (const record of ctx.ledger.reported) if (record.resource === socket) return true
+  return false
 }
 
 function* scopesOf(scope: JudgeContext['scope']): Generator<JudgeContext['scope']> {
   for (let s: JudgeContext['scope'] | undefined = scope; s; s = s.parent) yield s
-}
-
-function isEnding(socket: Socket): boolean {
-  return socket.readableEnded || socket.writableEnded || (socket as any)._writableState?.ending === true
 }
 
 function socketState(socket: Socket): string {
@@ -450,9 +544,14 @@ function pendingTarget(socket: Socket): string | undefined {
 // when their scope is checked; these are kept for as long as the socket is open, whoever owns it.
 
 interface Tracked {
-  /** Each open socket, with when it was accepted or asked to connect. */
-  sockets: Map<Socket, number>
-  /** Size at which destroyed sockets are dropped, so a server with many short connections stays small. */
+  /**
+   * Each socket, held weakly: a socket the program closed and let go must not be kept alive by the plugin (a test that
+   * checks with a FinalizationRegistry that a request's objects are collected would fail).
+   */
+  sockets: Set<WeakRef<Socket>>
+  /** When each was accepted or asked to connect. */
+  since: WeakMap<Socket, number>
+  /** Size at which destroyed and collected sockets are dropped, so a server with many short connections stays small. */
   pruneAt: number
 }
 
@@ -474,18 +573,32 @@ const CONNECTIONS = Symbol.for('vitest-leaks.sockets.connections')
 
 function connections(): Connections {
   const host = process as unknown as Record<symbol, Connections | undefined>
-  return (host[CONNECTIONS] ??= { accepted: new WeakMap(), clients: { sockets: new Map(), pruneAt: PRUNE_START }, clientsNoticed: false, subscribed: false })
+  return (host[CONNECTIONS] ??= { accepted: new WeakMap(), clients: newTracked(), clientsNoticed: false, subscribed: false })
+}
+
+function newTracked(): Tracked {
+  return { sockets: new Set(), since: new WeakMap(), pruneAt: PRUNE_START }
 }
 
 function note(tracked: Tracked, socket: Socket): void {
-  tracked.sockets.set(socket, Date.now())
+  tracked.sockets.add(new WeakRef(socket))
+  tracked.since.set(socket, Date.now())
   if (tracked.sockets.size < tracked.pruneAt) return
   prune(tracked)
   tracked.pruneAt = Math.max(PRUNE_START, tracked.sockets.size * 2)
 }
 
 function prune(tracked: Tracked): void {
-  for (const socket of tracked.sockets.keys()) if (socket.destroyed) tracked.sockets.delete(socket)
+  for (const ref of tracked.sockets) {
+    const socket = ref.deref()
+    if (!socket || socket.destroyed) tracked.sockets.delete(ref)
+  }
+}
+
+/** The sockets of `tracked` not destroyed yet, oldest first. */
+function openSockets(tracked: Tracked): Socket[] {
+  prune(tracked)
+  return [...tracked.sockets].map((ref) => ref.deref()!).filter((socket) => socket !== undefined)
 }
 
 function noteClient(socket: Socket): void {
@@ -509,7 +622,7 @@ export function trackConnections(): void {
       const server = socket.server
       if (!server) return
       let tracked = state.accepted.get(server)
-      if (!tracked) state.accepted.set(server, (tracked = { sockets: new Map(), pruneAt: PRUNE_START }))
+      if (!tracked) state.accepted.set(server, (tracked = newTracked()))
       note(tracked, socket)
     } catch {
       // never into Node's accept
@@ -521,8 +634,7 @@ export function trackConnections(): void {
 export function openConnectionsOf(server: net.Server): net.Socket[] {
   const tracked = connections().accepted.get(server)
   if (!tracked) return []
-  prune(tracked)
-  return [...tracked.sockets.keys()]
+  return openSockets(tracked)
 }
 
 /** One open connection, in the words of the assertion's failure. */
@@ -553,7 +665,7 @@ export function connectionInfo(socket: net.Socket, ledger: Ledger | undefined): 
     return {
       peer: path ? `over Unix socket ${path}` : `from ${formatHostPort(s.remoteAddress, s.remotePort) ?? 'an unknown address'}`,
       state,
-      since: connections().accepted.get(s.server)?.sockets.get(s),
+      since: connections().accepted.get(s.server)?.since.get(s),
       ...bytes,
       clientSites: client && ledger?.recordOf(client)?.sites,
       clientInProcess: client !== undefined,
@@ -566,7 +678,7 @@ export function connectionInfo(socket: net.Socket, ledger: Ledger | undefined): 
   return {
     peer: `to ${remote}${local ? ` (from ${local})` : ''}`,
     state,
-    since: connections().clients.sockets.get(s) ?? record?.createdAt,
+    since: connections().clients.since.get(s) ?? record?.createdAt,
     ...bytes,
     clientSites: record?.sites,
     clientInProcess: true,
@@ -584,8 +696,9 @@ function clientEnd(accepted: Socket): Socket | undefined {
   const port = accepted.remotePort
   if (port === undefined) return undefined
   const address = plainAddress(accepted.remoteAddress)
-  for (const client of connections().clients.sockets.keys()) {
-    if (!client.destroyed && client.localPort === port && plainAddress(client.localAddress) === address) return client
+  for (const ref of connections().clients.sockets) {
+    const client = ref.deref()
+    if (client && !client.destroyed && client.localPort === port && plainAddress(client.localAddress) === address) return client
   }
   return undefined
 }

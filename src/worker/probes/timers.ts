@@ -1,15 +1,16 @@
 import { promisify } from 'node:util'
 import { timers } from '../node/builtins.js'
-import type { Ledger } from '../ledger/ledger.js'
+import type { Ledger, Probe } from '../ledger/ledger.js'
 import { FREQUENT_LIMIT, isCreatedByVitest, isOwn, isVitestFile, type CallSites } from '../stacks/stack.js'
 import { mainRealm } from '../node/realm.js'
 import { pgPoolOf } from './holders.js'
-import type { Probe } from './probe.js'
 
 // Node's Timeout object: `_destroyed` is set when a one-shot timer fired or any timer was cleared.
 type Timeout = NodeJS.Timeout & {
   _destroyed?: boolean
   _idleTimeout?: number
+  /** When it was (re)armed, in Node's timer clock (ms): with `_idleTimeout`, when it is due. */
+  _idleStart?: number | null
   _repeat?: number | null
 }
 
@@ -27,6 +28,7 @@ export const timersProbe: Probe<Timeout> = {
   stackFrames: FREQUENT_LIMIT,
   budgeted: true,
   fresh: true,
+  runsCallbacks: true,
 
   install(ledger: Ledger) {
     const undo: Array<() => void> = []
@@ -76,8 +78,10 @@ export const timersProbe: Probe<Timeout> = {
         },
       }[name] as TimerFn
       const noteTimer = (timer: Timeout, callback: unknown): void => {
-        // past the test's budget no stack is taken anyway: nothing to tell apart
         const scope = ledger.current
+        // made outside any test, or by a callback of an earlier scope's timer: its callback runs for that owner
+        if (scope.kind !== 'test' || scope !== ledger.running) ledger.callbackOwners.set(timer, scope)
+        // past the test's budget no stack is taken anyway: nothing to tell apart
         if (!ledger.hasStackBudget('timers', scope)) {
           ledger.noteOverBudget(timer, timersProbe, scope)
           return
@@ -139,6 +143,10 @@ export const timersProbe: Probe<Timeout> = {
     // a pool's idle-reaper timer (pg-pool sets one per idle client) is the pool's, like the idle connection itself
     const pool = ctx && pgPoolOf(timer)
     if (pool) return { status: pool.owner === ctx.scope ? 'open' : 'pooled' }
+    // A timeout due within the settle window is about to fire, like a socket about to close: waited for, not reported
+    // (a library's close path that defers its last step by a 0 ms timer, jsdom dispatching an event). Its callback
+    // runs for the same owner, and what it sets in turn is judged with it.
+    if (ctx && typeof timer._repeat !== 'number' && dueIn(timer) <= (ctx.settleWindow ?? 0)) return { status: 'closing' }
     return { status: 'open' }
   },
 
@@ -163,8 +171,32 @@ export const timersProbe: Probe<Timeout> = {
   },
 
   close(timer) {
-    timers.clearTimeout(timer)
+    // A timeout is unref'd, not cleared: a pending promise may wait on it (a retry's delay, a race's timeout), and
+    // cleared it would leave that flow frozen forever. It fires as planned, and no longer holds the worker open.
+    // An interval, which never settles anything by ending, is stopped.
+    if (typeof timer._repeat === 'number') timers.clearInterval(timer)
+    else timer.unref()
   },
+}
+
+/** Node's own setTimeout, unwrapped: to read the timer clock. */
+function realSetTimeout(): typeof setTimeout {
+  const fn = timers.setTimeout as typeof setTimeout & { [PATCHED]?: typeof setTimeout }
+  return fn[PATCHED] ?? fn
+}
+
+function noop(): void {}
+
+/**
+ * Milliseconds until `timer` fires. Node stamps a timer with its clock (`getLibuvNow()`, ms since the loop started)
+ * when it is armed, and no API reads that clock: a throwaway timer, armed now and cleared at once, carries it.
+ */
+function dueIn(timer: Timeout): number {
+  if (typeof timer._idleStart !== 'number' || typeof timer._idleTimeout !== 'number') return Infinity
+  const probe = realSetTimeout()(noop, 1) as Timeout
+  const now = probe._idleStart
+  timers.clearTimeout(probe)
+  return typeof now === 'number' ? timer._idleStart + timer._idleTimeout - now : Infinity
 }
 
 /** A callback function seen once; seen twice, passed by Node's own code (its timers take no stack), or by anyone else. */

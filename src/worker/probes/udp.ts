@@ -1,8 +1,7 @@
 import type { Socket } from 'node:dgram'
-import type { Ledger } from '../ledger/ledger.js'
+import type { Ledger, Probe } from '../ledger/ledger.js'
 import { subscribe } from './channel.js'
 import { formatAddress } from './net-describe.js'
-import type { Probe } from './probe.js'
 
 /**
  * UDP sockets, noticed through Node's `udp.socket` channel (published in the dgram Socket constructor). A socket that

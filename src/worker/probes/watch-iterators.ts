@@ -1,8 +1,7 @@
 import { fs } from '../node/builtins.js'
-import type { Ledger } from '../ledger/ledger.js'
+import type { Ledger, Probe } from '../ledger/ledger.js'
 import { replaceMethod } from './follow.js'
 import { finishIterator, followIterator, signalOf, type IteratorLife } from './iterators.js'
-import type { Probe } from './probe.js'
 
 /** The async iterator of one `fs.promises.watch` call. */
 interface WatchIterator {

@@ -1,7 +1,6 @@
 import type { FSWatcher, StatWatcher } from 'node:fs'
 import { fs } from '../node/builtins.js'
-import type { Ledger } from '../ledger/ledger.js'
-import type { Probe } from './probe.js'
+import type { Ledger, Probe } from '../ledger/ledger.js'
 
 // fs.FSWatcher and the StatWatcher of fs.watchFile both drop their native handle when closed
 type Watcher = (FSWatcher | StatWatcher) & { _handle?: unknown }

@@ -1,7 +1,6 @@
 import type { Worker } from 'node:worker_threads'
-import type { Ledger } from '../ledger/ledger.js'
+import type { Ledger, Probe } from '../ledger/ledger.js'
 import { subscribe } from './channel.js'
-import type { Probe } from './probe.js'
 
 /**
  * Worker threads, noticed through Node's `worker_threads` channel (published in the Worker constructor). Node sets

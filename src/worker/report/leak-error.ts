@@ -1,6 +1,5 @@
 import type { Leak } from '../check.js'
-import type { Description, JudgeContext } from '../probes/probe.js'
-import type { LeakRecord, Scope } from '../ledger/ledger.js'
+import type { Description, JudgeContext, LeakRecord, Scope } from '../ledger/ledger.js'
 import type { LeakKind } from '../../shared/options.js'
 import { formatCallSites, framesForReport, hasUserFrame, libraryOf } from '../stacks/stack.js'
 import { isTracing, traceToUserCode } from '../stacks/trace.js'
@@ -39,13 +38,13 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   const { record, folded } = leak
   const description = record.probe.describe(record.resource, ctx)
   let state = description.state
-  if (folded.length > 0) {
+  if (folded.length > 0 && !description.includesParts) {
     const parts = folded.map((part) => part.probe.describe(part.resource, ctx).what)
     state += `; with it: ${parts.join('; ')}`
   }
   const use = record.probe.lastUse?.(record.resource)
   // a request past the test's budget of stacks: its own line is unknown, and the connection's would mislead
-  const sites = use?.overBudget ? undefined : (use?.sites ?? record.sites)
+  const sites = use?.overBudget ? undefined : (use?.sites ?? record.sites ?? record.probe.origin?.(record.resource))
   const library = libraryOf(sites)
   const created = `${use ? usedIn(record, use.owner, scope) : createdIn(record, scope)}${library ? ` (through ${library})` : ''}`
   const count = total > 1 ? ` (${index + 1} of ${total} leaks)` : ''
@@ -69,7 +68,7 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
     `  created: ${created}${frames.length === 0 && fallback.length === 0 ? ` (no JavaScript stack: ${noStackReason(record, description, ctx, use?.overBudget === true)})` : ''}`,
     ...(fallback.length > 0 ? ['           (no stack of its own; the frames below are where its server was started)'] : []),
     ...(later ? [`           (${later})`] : []),
-    `  fix:     ${description.fix} ${whereToClose(record, scope)}`,
+    `  fix:     ${description.fix}${description.fixWhere === false ? '' : ` ${whereToClose(record, scope)}`}`,
     ...(description.alternative ? [`           ${description.alternative}`] : []),
   ].join('\n')
   const error = new LeakError(message)
@@ -84,10 +83,11 @@ function noStackReason(record: LeakRecord, description: Description, ctx: JudgeC
   if (useOverBudget) {
     return `${owner} had already made ${limit} HTTP requests, and only that many keep their stack; run with VITEST_LEAKS_STACKS=all to see where this one was made`
   }
+  if (description.noStack) return description.noStack
   if (record.madeByNode) {
     return "Node's own code created it (fetch and other built-in clients set timers for their requests), and such timers keep no stack; run with VITEST_LEAKS_STACKS=all to see where this one was created"
   }
-  if (!record.overBudget) return description.noStack ?? 'Node created it natively'
+  if (!record.overBudget) return 'Node created it natively'
   return `${owner} had already made ${limit} timers, and only that many keep their creation stack; run with VITEST_LEAKS_STACKS=all to see where this one was created`
 }
 

@@ -1,5 +1,6 @@
-import { createHook, executionAsyncId } from 'node:async_hooks'
+import { createHook } from 'node:async_hooks'
 import type { Ledger, Scope } from '../ledger/ledger.js'
+import { recordAsyncContexts } from './async-context.js'
 import { captureCallSites, hasUserFrame, type CallSites } from './stack.js'
 
 /**
@@ -40,15 +41,11 @@ export function enableTrace(ledger: Ledger): void {
     if (origin) origin.destroyed = true
   }
   createHook({ init, destroy }).enable()
+  recordAsyncContexts()
 }
 
 export function isTracing(): boolean {
   return origins !== undefined
-}
-
-/** The async context a resource is being created in; recorded by the ledger only while tracing. */
-export function currentAsyncId(): number | undefined {
-  return origins ? executionAsyncId() : undefined
 }
 
 /**

@@ -95,9 +95,9 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
     if (state.remaining.size === 0) parent.phase = 'afterAll'
   }
   const openSuiteScope = (suite: TaskLike, kind: 'suite' | 'file'): Scope => {
-    const scope = kind === 'file' ? fileScope : createScope('suite', suiteName(suite), ledger.current, 'beforeAll')
+    const scope = kind === 'file' ? fileScope : createScope('suite', suiteName(suite), ledger.running, 'beforeAll')
     if (kind === 'file') scope.phase = 'beforeAll'
-    else startChild(ledger.current)
+    else startChild(ledger.running)
     progress.set(scope, { remaining: new Set(runnableChildren(suite)) })
     ledger.current = scope
     return scope
@@ -153,7 +153,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
   )
 
   const openTestScope = ({ task, signal }: HookContext): Scope => {
-    const parent = ledger.current
+    const parent = ledger.running
     startChild(parent)
     const scope = createScope('test', () => testName(task), parent, 'test')
     // made for this test before it started: listeners on it (Vitest's own, for the abort) go away with it
