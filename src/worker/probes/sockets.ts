@@ -181,7 +181,9 @@ export const socketsProbe: Probe<Socket> = {
         if (peerState.status === 'closed') return { status: 'closing' }
       }
     }
-    if (isEnding(socket)) return { status: 'closing' }
+    // ended by this side, but closed only once the peer ends its side too: not worth waiting for when the peer is in
+    // this process and nothing will end it (see keptOpenByPeer)
+    if (isEnding(socket)) return { status: keptOpenByPeer(socket, ctx) ? 'open' : 'closing' }
     return { status: 'open' }
   },
 
@@ -478,6 +480,53 @@ function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefin
     }
   }
   return byLocalAddress.get(key)?.deref()
+}
+
+/**
+ * Whether this socket's end has reached its peer in this process, which keeps its own side open with nothing of the
+ * program's that would close it: the socket cannot close by itself, and waiting for it would only cost the check its
+ * whole settle window. That is a peer that got this side's FIN (`end()` flushed) and has not ended its own side,
+ * where no listener of the program's reads it ('data', 'readable') or hears its end ('end'), and either it read the
+ * end already with `allowHalfOpen` (otherwise Node would have ended it), or nothing reads it at all (paused, so Node
+ * never reads the end). A peer in another process is not seen: it is waited for, as are a socket whose FIN is still
+ * queued and a peer whose program listens (an HTTP server ends its side once the response is out).
+ */
+function keptOpenByPeer(socket: Socket, ctx: JudgeContext): boolean {
+  if (!socket.writableFinished || socket.readableEnded) return false
+  const peer = connectedPeer(socket, ctx)
+  if (!peer || peer.destroyed || peer.writableEnded) return false
+  const readable = (peer as { _readableState?: { ended?: boolean } })._readableState
+  if (readable?.ended !== true || programReads(peer)) return false
+  return peer.readableEnded ? peer.allowHalfOpen === true : peer.readableFlowing !== true
+}
+
+/** Node's own listener on every socket: ends the writable side at the end of the readable one unless allowHalfOpen. */
+const NODE_END_LISTENER = 'onReadableStreamEnd'
+
+function programReads(socket: Socket): boolean {
+  if (socket.listenerCount('data') > 0 || socket.listenerCount('readable') > 0) return true
+  return socket.listeners('end').some((listener) => listener.name !== NODE_END_LISTENER)
+}
+
+/** Tracked sockets by both addresses (`local|remote`), to find the other end of a loopback connection in this process. */
+const byAddresses = new Map<string, WeakRef<Socket>>()
+
+/** The other end of a loopback TCP connection, when this process holds it and it is tracked (client or accepted). */
+function connectedPeer(socket: Socket, ctx: JudgeContext): Socket | undefined {
+  if (socket.remotePort === undefined || socket.localPort === undefined) return undefined
+  const key = `${socket.remoteAddress}|${socket.remotePort}|${socket.localAddress}|${socket.localPort}`
+  const found = byAddresses.get(key)?.deref()
+  if (found && !found.destroyed && found.localPort === socket.remotePort) return found
+  // rebuilt lazily, and held weakly: only for ended sockets, at a check
+  byAddresses.clear()
+  for (const records of [...[...scopesOf(ctx.scope)].map((s) => s.records), ctx.ledger.pooled]) {
+    for (const record of records) {
+      const other = record.resource as Socket | undefined
+      if (record.probe !== socketsProbe || !other || other.destroyed || other.localPort === undefined || other.remotePort === undefined) continue
+      byAddresses.set(`${other.localAddress}|${other.localPort}|${other.remoteAddress}|${other.remotePort}`, new WeakRef(other))
+    }
+  }
+  return byAddresses.get(key)?.deref()
 }
 
 function* scopesOf(scope: JudgeContext['scope']): Generator<JudgeContext['scope']> {
