@@ -44,17 +44,28 @@ describe.each(versions)('$name', ({ options }) => {
       'a suite whose beforeAll ends a connection without waiting > and whose peer ends its side 500 ms later, is fine': 'passed',
     })
     // the suite's check, a cleanup of a beforeAll hook, waited past the hookTimeout
-    expect(run.modules.flatMap((module) => module.suites.map((suite) => suite.state)), run.output).toEqual(['passed'])
-    expect(run.modules.flatMap((module) => module.errors), run.output).toEqual([])
+    expect(
+      run.modules.flatMap((module) => module.suites.map((suite) => suite.state)),
+      run.output,
+    ).toEqual(['passed'])
+    expect(
+      run.modules.flatMap((module) => module.errors),
+      run.output,
+    ).toEqual([])
     expect(run.output).not.toMatch(/timed out/i)
     for (const t of tests.filter((t) => t.name.startsWith('leaks:'))) {
       const messages = t.errors.map((error) => error.message)
       expect(messages.length, t.name).toBe(t.name.includes('never reads') ? 1 : 5)
-      for (const message of messages) expect(message, t.name).toMatch(/^TCP socket 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ outlived the test[^]*this side ended, the peer has not/)
+      for (const message of messages)
+        expect(message, t.name).toMatch(
+          /^TCP socket 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ outlived the test[\s\S]*this side ended, the peer has not/,
+        )
       // reported without the settle window's wait (2000 ms): a few loop turns, and the time to describe them
       expect(t.duration, t.name).toBeLessThan(SETTLE_TIMEOUT / 4)
     }
     // waited for: its peer ends its side 500 ms after the test, past the test's timeout (300 ms) and the hooks' (100 ms)
-    expect(byName['a connection ended without waiting, whose peer ends its side 500 ms later, is fine']!.duration).toBeGreaterThanOrEqual(450)
+    expect(byName['a connection ended without waiting, whose peer ends its side 500 ms later, is fine']!.duration).toBeGreaterThanOrEqual(
+      450,
+    )
   })
 })
