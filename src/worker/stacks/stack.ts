@@ -1,6 +1,7 @@
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { mainRealm } from '../node/realm.js'
+import { keepsWholeStacks } from './async-context.js'
 
 export type CallSites = NodeJS.CallSite[]
 
@@ -49,7 +50,7 @@ export class LazyCallSites {
 
   constructor(skip: Function, frames = CAPTURE_LIMIT) {
     const limit = Error.stackTraceLimit
-    Error.stackTraceLimit = frames
+    Error.stackTraceLimit = frames > 0 && frames < CAPTURE_LIMIT && keepsWholeStacks() ? CAPTURE_LIMIT : frames
     const holder: { stack?: unknown } = {}
     try {
       Error.captureStackTrace(holder, skip)
