@@ -55,18 +55,20 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   // user's call into it (chokidar's watchers after an fs round trip) shows that call, when the library constructed an
   // object in it; else say how to follow the chain.
   let later: string | undefined
-  if (!use && sites && !hasUserFrame(sites)) {
+  const loading = !use && sites ? moduleLoading(sites) : undefined
+  if (loading && hasUserFrame(sites)) {
+    later = `${loading} made it while its module loaded (its top-level code ran when it was first imported): the first frame of your code below is that import`
+  } else if (!use && sites && !hasUserFrame(sites)) {
     const origin = traceToUserCode(record.asyncId)
-    const cut = origin ? undefined : cutAt(record, sites)
-    const loading = origin || cut ? undefined : moduleLoading(sites)
+    const cut = origin || loading ? undefined : cutAt(record, sites)
     const call = origin || cut || loading ? undefined : lastCallInto(library, record.owner)
     if (origin) {
       frames = [...frames, ...formatCallSites(origin.sites)]
       later = `created on a later tick, ${origin.hops} async step${origin.hops === 1 ? '' : 's'} after your call (the last frames below)`
+    } else if (loading) {
+      later = `no frame of your code: ${loading} made it while its module loaded (its top-level code ran when it was first imported), not a call of yours (the import that loaded it is not on its stack)`
     } else if (cut) {
       later = `no frame of your code in its stack, which was cut at ${cut} frames${library ? `, all in ${library} or Node` : ''} (${record.probe.kind} keep ${cut}, to stay cheap): it was made deeper inside your call; run with VITEST_LEAKS_TRACE=1 to keep whole stacks`
-    } else if (loading) {
-      later = `no frame of your code: ${loading} added it while its module loaded (its top-level code ran when it was first imported), not a call of yours${isTracing() ? '' : '; run with VITEST_LEAKS_TRACE=1 to see the import'}`
     } else if (call) {
       frames = [...formatCallSites(call.sites), ...frames]
       const where = call.scope === record.owner ? '' : ` (in ${describeScope(call.scope)})`
@@ -159,9 +161,10 @@ function cutAt(record: LeakRecord, sites: CallSites): number | undefined {
 }
 
 /**
- * Whose module was loading when the resource was made (a library adding a `process` listener at its top level): a
- * frame of Node's module loaders or of Vitest's module runner below the first frame outside Node. Undefined when
- * none is on the stack.
+ * The library whose module was loading when the resource was made (a library adding a `process` listener at its top
+ * level): a frame of Node's module loaders or of Vitest's module runner right below that module's top-level frame.
+ * Undefined when none is on the stack, or when the module is not a library's (the user's own top level is a frame of
+ * the user's code, shown as it is).
  */
 function moduleLoading(sites: CallSites): string | undefined {
   const loader = sites.findIndex((site) => {
@@ -176,6 +179,5 @@ function moduleLoading(sites: CallSites): string | undefined {
       const file = site.getFileName() ?? ''
       return file !== '' && !file.startsWith('node:')
     })
-  if (!loaded) return undefined
-  return libraryOf([loaded]) ?? 'a module'
+  return loaded && libraryOf([loaded])
 }

@@ -36,8 +36,14 @@ function returnCallSites(_error: Error, sites: CallSites): CallSites {
 
 // Timers and listeners are created by the ten thousand: their stacks are shorter. Each raw frame costs ~0.25 µs on
 // Node 20 (40 frames turned into call sites at once ~9 µs; 16 raw ~4 µs; 8 raw ~2.3 µs; setTimeout itself 0.3 µs).
-// Eight frames reach the caller of setTimeout and a few callers above it, through a library or two.
+// Eight frames reach the caller of setTimeout and a few callers above it, through a library or two; a stack cut
+// there with no frame of the user's code is said to be cut (see report/leak-error.ts), not made on a later tick.
 export const FREQUENT_LIMIT = 8
+
+// Listeners are noted only when added to an emitter older than the scope and not by Node or Vitest: far fewer than
+// timers, and a library adds its `process` listeners deeper in the user's call (a server's `listen()` through its
+// options and helpers). Sixteen frames reach the user's line through most of them.
+export const LISTENER_LIMIT = 16
 
 /**
  * A stack captured now and turned into call sites only when read. V8 keeps the raw frames and calls
