@@ -77,13 +77,22 @@ export function installHolders(current: () => Scope): () => void {
       kind,
       scope.kind !== 'test' && !hasUserFrame(sites) ? undefined : scope,
       kind === 'ioredis' ? sites : undefined,
-      kind === 'undici' ? new LazyCallSites(skip) : undefined,
+      kind === 'undici' ? creationStack(emitter) : undefined,
     )
   })
   return () => {
     unfollow()
     s.installed = false
   }
+}
+
+/**
+ * Where a dispatcher was created, from the caller of its `new` up: the constructors' frames would hold the dispatcher
+ * itself (a raw stack keeps each frame's receiver), and the registry holds dispatchers only weakly.
+ */
+function creationStack(object: object): LazyCallSites | undefined {
+  const constructor = (Object.getPrototypeOf(object) as { constructor?: unknown } | null)?.constructor
+  return typeof constructor === 'function' ? new LazyCallSites(constructor) : undefined
 }
 
 /**

@@ -11,8 +11,8 @@ import { captureCallSites, hasUserFrame, LazyCallSites, libraryOf, type CallSite
  * emitter's constructor runs `EventEmitter.init` (one patch shared with the listeners and sockets probes). Whether a
  * class is a library's is decided once per class, from the stack of its first instance: the outermost `new` of the
  * constructor chain is in node_modules. Node's own classes (sockets, streams, requests), the test's and Vitest's keep
- * no stack at all; an instance of a library's class keeps a short lazy one (~2.5 µs), and each scope keeps the last
- * few. Read only to report a leak with no frame of the user's code.
+ * no stack at all; an instance of a library's class keeps a short lazy one (~3 µs) from the caller of its `new`, and
+ * each scope keeps the last few. Read only to report a leak with no frame of the user's code.
  */
 interface LibraryCall {
   library: string
@@ -21,13 +21,19 @@ interface LibraryCall {
   phase: ScopePhase
 }
 
-/** Frames kept of a library object's construction: its constructor chain (Pool → … → EventEmitter) and the caller. */
+/** Frames kept above a library object's construction: the library's own (chokidar's `watch()`) up to the user's. */
 const CALL_FRAMES = 12
 /** Library objects remembered per scope, the newest: a later-tick resource is matched to the last call before it. */
 const CALLS_PER_SCOPE = 16
 
-/** Per prototype: the package whose class it is, or null for a class that is not a library's. */
-const libraryOfClass = new WeakMap<object, string | null>()
+/** A library's class: its package, and its constructor (the stack is taken from the constructor's caller). */
+interface LibraryClass {
+  library: string
+  constructor: Function
+}
+
+/** Per prototype: the library class it is of, or null for a class that is not a library's. */
+const libraryClasses = new WeakMap<object, LibraryClass | null>()
 const callsOf = new WeakMap<Scope, LibraryCall[]>()
 
 /** Starts remembering library objects as they are constructed, owned by the running scope. Returns the undo. */
@@ -35,14 +41,16 @@ export function followLibraryCalls(ledger: Ledger): () => void {
   return followNewEmitters((emitter, skip) => {
     const prototype = Object.getPrototypeOf(emitter) as object | null
     if (prototype === null) return
-    let library = libraryOfClass.get(prototype)
-    if (library === undefined) libraryOfClass.set(prototype, (library = classLibrary(prototype, skip) ?? null))
-    if (library === null) return
+    let known = libraryClasses.get(prototype)
+    if (known === undefined) libraryClasses.set(prototype, (known = classLibrary(prototype, skip) ?? null))
+    if (known === null) return
     const scope = ledger.current
     let calls = callsOf.get(scope)
     if (!calls) callsOf.set(scope, (calls = []))
     if (calls.length >= CALLS_PER_SCOPE) calls.shift()
-    calls.push({ library, stack: new LazyCallSites(skip, CALL_FRAMES), phase: scope.phase })
+    // from the caller of `new X()` up: the constructors' frames would hold the new object itself (a raw stack keeps
+    // each frame's receiver), and a library object the program let go must not be kept alive by its stack
+    calls.push({ library: known.library, stack: new LazyCallSites(known.constructor, CALL_FRAMES), phase: scope.phase })
   })
 }
 
@@ -51,8 +59,10 @@ export function followLibraryCalls(ledger: Ledger): () => void {
  * up are the constructor chain (`new EventEmitter`, then each subclass's `new`), the last of them the class itself.
  * A Node class constructed inside a library's constructor (a socket made in `new Client()`) is told apart by name.
  */
-function classLibrary(prototype: object, skip: Function): string | undefined {
-  const name = (prototype as { constructor?: { name?: unknown } }).constructor?.name
+function classLibrary(prototype: object, skip: Function): LibraryClass | undefined {
+  const constructor = (prototype as { constructor?: unknown }).constructor
+  if (typeof constructor !== 'function') return undefined
+  const name = constructor.name
   if (typeof name !== 'string' || name === '') return undefined
   const sites = captureCallSites(skip, CALL_FRAMES)
   if (!sites) return undefined
@@ -62,7 +72,8 @@ function classLibrary(prototype: object, skip: Function): string | undefined {
     outermost = site
   }
   if (!outermost || outermost.getFunctionName() !== name) return undefined
-  return libraryOf([outermost])
+  const library = libraryOf([outermost])
+  return library ? { library, constructor } : undefined
 }
 
 /**
