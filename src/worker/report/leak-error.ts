@@ -2,7 +2,7 @@ import type { Leak } from '../check.js'
 import type { Description, JudgeContext, LeakRecord, Scope } from '../ledger/ledger.js'
 import type { LeakKind } from '../../shared/options.js'
 import { lastCallInto } from '../stacks/library-calls.js'
-import { formatCallSites, hasUserFrame, isVitestFile, libraryOf, type CallSites } from '../stacks/stack.js'
+import { formatCallSites, CAPTURE_LIMIT, hasUserFrame, isVitestFile, libraryOf, stackCutAt, type CallSites } from '../stacks/stack.js'
 import { isTracing, traceToUserCode } from '../stacks/trace.js'
 
 /** One leftover resource. Its stack is where the resource was created, so Vitest draws the code frame there. */
@@ -60,7 +60,7 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
     later = `${loading} made it while its module loaded (its top-level code ran when it was first imported): the first frame of your code below is that import`
   } else if (!use && sites && !hasUserFrame(sites)) {
     const origin = traceToUserCode(record.asyncId)
-    const cut = origin || loading ? undefined : cutAt(record, sites)
+    const cut = origin || loading ? undefined : cutAt(sites)
     const call = origin || cut || loading ? undefined : lastCallInto(library, record.owner)
     if (origin) {
       frames = [...frames, ...formatCallSites(origin.sites)]
@@ -68,11 +68,11 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
     } else if (loading) {
       later = `no frame of your code: ${loading} made it while its module loaded (its top-level code ran when it was first imported), not a call of yours (the import that loaded it is not on its stack)`
     } else if (cut) {
-      later = `no frame of your code in its stack, which was cut at ${cut} frames${library ? `, all in ${library} or Node` : ''} (${record.probe.kind} keep ${cut}, to stay cheap): it was made deeper inside your call; run with VITEST_LEAKS_TRACE=1 to keep whole stacks`
+      later = `no frame of your code in its stack, which was cut at ${cut} frames${library ? `, all in ${library} or Node` : ''} (kept short to stay cheap): it was made deeper inside your call; run with VITEST_LEAKS_TRACE=1 to keep whole stacks`
     } else if (call) {
       frames = [...formatCallSites(call.sites), ...frames]
       const where = call.scope === record.owner ? '' : ` (in ${describeScope(call.scope)})`
-      later = `${library} made it on a later tick of your call into it: the first frames are that call${where}, the last ones ${library}'s own`
+      later = `${library} made it on a later tick, out of your stack: the first frames are your last call that constructed a ${library} object${where}, the last ones ${library}'s own`
     } else if (!isTracing() && frames.length > 0) {
       later = 'no frame of your code: it was created on a later tick; run with VITEST_LEAKS_TRACE=1 to follow the async chain back to your call'
     }
@@ -154,10 +154,10 @@ function whereToClose(record: LeakRecord, scope: Scope): string {
   return record.phase === 'collect' ? 'in a top-level afterAll, or create it in a beforeAll' : 'in a top-level afterAll'
 }
 
-/** The frame count a stack was cut at, when it was cut (a kind that keeps short stacks, all of them used). */
-function cutAt(record: LeakRecord, sites: CallSites): number | undefined {
-  const limit = record.probe.stackFrames
-  return limit !== undefined && limit > 0 && sites.length === limit ? limit : undefined
+/** The frame count a stack was cut at, when it kept fewer than usual to stay cheap and used them all (a timer's). */
+function cutAt(sites: CallSites): number | undefined {
+  const limit = stackCutAt(sites)
+  return limit !== undefined && limit < CAPTURE_LIMIT ? limit : undefined
 }
 
 /**

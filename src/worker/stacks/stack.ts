@@ -6,7 +6,7 @@ import { keepsWholeStacks } from './async-context.js'
 export type CallSites = NodeJS.CallSite[]
 
 // Node's default limit (10) is often used up by node internals before the first user frame.
-const CAPTURE_LIMIT = 40
+export const CAPTURE_LIMIT = 40
 
 const ownDir = dirname(fileURLToPath(import.meta.url))
 
@@ -40,10 +40,12 @@ function returnCallSites(_error: Error, sites: CallSites): CallSites {
 // there with no frame of the user's code is said to be cut (see report/leak-error.ts), not made on a later tick.
 export const FREQUENT_LIMIT = 8
 
-// Listeners are noted only when added to an emitter older than the scope and not by Node or Vitest: far fewer than
-// timers, and a library adds its `process` listeners deeper in the user's call (a server's `listen()` through its
-// options and helpers). Sixteen frames reach the user's line through most of them.
-export const LISTENER_LIMIT = 16
+const CUT = Symbol('stack cut at')
+
+/** The frame limit a stack was taken with, when it used every frame: the frames below it are not known. */
+export function stackCutAt(sites: CallSites | undefined): number | undefined {
+  return (sites as { [CUT]?: number } | undefined)?.[CUT]
+}
 
 /**
  * A stack captured now and turned into call sites only when read. V8 keeps the raw frames and calls
@@ -53,10 +55,12 @@ export const LISTENER_LIMIT = 16
 export class LazyCallSites {
   #holder: { stack?: unknown } | undefined
   #sites: CallSites | undefined
+  #frames: number
 
   constructor(skip: Function, frames = CAPTURE_LIMIT) {
     const limit = Error.stackTraceLimit
-    Error.stackTraceLimit = frames > 0 && frames < CAPTURE_LIMIT && keepsWholeStacks() ? CAPTURE_LIMIT : frames
+    this.#frames = frames > 0 && frames < CAPTURE_LIMIT && keepsWholeStacks() ? CAPTURE_LIMIT : frames
+    Error.stackTraceLimit = this.#frames
     const holder: { stack?: unknown } = {}
     try {
       Error.captureStackTrace(holder, skip)
@@ -75,6 +79,7 @@ export class LazyCallSites {
       try {
         const sites = holder.stack
         this.#sites = Array.isArray(sites) ? (sites as CallSites) : undefined
+        if (this.#sites && this.#sites.length >= this.#frames) Object.defineProperty(this.#sites, CUT, { value: this.#frames })
       } finally {
         Error.prepareStackTrace = prepare
       }
