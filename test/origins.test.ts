@@ -38,7 +38,9 @@ test.each(files)('%s.test.ts: leaks fail the test that was running, at the marke
 
 test("chokidar's watchers, opened after an fs round trip: the user's `watch()` is the code frame, and says why", () => {
   const [error] = errorsOf('watch', 'leaks: a chokidar watcher never closed')
-  expect(error?.message).toContain('chokidar made it on a later tick, out of your stack: the first frames are your last call that constructed a chokidar object')
+  expect(error?.message).toContain(
+    'chokidar made it on a later tick, out of your stack: the first frames are your last call that constructed a chokidar object',
+  )
   // chokidar's own frames follow
   expect(error?.stack).toMatch(/chokidar\/handler\.js:\d+:\d+/)
   // made in a beforeAll, opened while a test ran: the suite's, as its pool's connections are a pool's

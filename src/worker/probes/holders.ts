@@ -91,8 +91,8 @@ export function installHolders(current: () => Scope): () => void {
  * itself (a raw stack keeps each frame's receiver), and the registry holds dispatchers only weakly.
  */
 function creationStack(object: object): LazyCallSites | undefined {
-  const constructor = (Object.getPrototypeOf(object) as { constructor?: unknown } | null)?.constructor
-  return typeof constructor === 'function' ? new LazyCallSites(constructor) : undefined
+  const ctor = (Object.getPrototypeOf(object) as { constructor?: unknown } | null)?.constructor
+  return typeof ctor === 'function' ? new LazyCallSites(ctor) : undefined
 }
 
 /**

@@ -29,7 +29,7 @@ const CALLS_PER_SCOPE = 16
 /** A library's class: its package, and its constructor (the stack is taken from the constructor's caller). */
 interface LibraryClass {
   library: string
-  constructor: Function
+  ctor: Function
 }
 
 /** Per prototype: the library class it is of, or null for a class that is not a library's. */
@@ -50,7 +50,7 @@ export function followLibraryCalls(ledger: Ledger): () => void {
     if (calls.length >= CALLS_PER_SCOPE) calls.shift()
     // from the caller of `new X()` up: the constructors' frames would hold the new object itself (a raw stack keeps
     // each frame's receiver), and a library object the program let go must not be kept alive by its stack
-    calls.push({ library: known.library, stack: new LazyCallSites(known.constructor, CALL_FRAMES), phase: scope.phase })
+    calls.push({ library: known.library, stack: new LazyCallSites(known.ctor, CALL_FRAMES), phase: scope.phase })
   })
 }
 
@@ -60,9 +60,9 @@ export function followLibraryCalls(ledger: Ledger): () => void {
  * A Node class constructed inside a library's constructor (a socket made in `new Client()`) is told apart by name.
  */
 function classLibrary(prototype: object, skip: Function): LibraryClass | undefined {
-  const constructor = (prototype as { constructor?: unknown }).constructor
-  if (typeof constructor !== 'function') return undefined
-  const name = constructor.name
+  const ctor = (prototype as { constructor?: unknown }).constructor
+  if (typeof ctor !== 'function') return undefined
+  const name = ctor.name
   if (typeof name !== 'string' || name === '') return undefined
   const sites = captureCallSites(skip, CALL_FRAMES)
   if (!sites) return undefined
@@ -73,7 +73,7 @@ function classLibrary(prototype: object, skip: Function): LibraryClass | undefin
   }
   if (!outermost || outermost.getFunctionName() !== name) return undefined
   const library = libraryOf([outermost])
-  return library ? { library, constructor } : undefined
+  return library ? { library, ctor } : undefined
 }
 
 /**
