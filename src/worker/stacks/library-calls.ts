@@ -1,6 +1,6 @@
 import type { Ledger, LeakRecord, Scope, ScopePhase } from '../ledger/ledger.js'
 import { followNewEmitters } from '../probes/emitter-follow.js'
-import { captureCallSites, hasUserFrame, LazyCallSites, libraryOf, type CallSites } from './stack.js'
+import { captureCallSites, hasUserFrame, isVitestFile, LazyCallSites, libraryOf, type CallSites } from './stack.js'
 
 /**
  * The user's calls into libraries, for what a library creates on a later tick of such a call: chokidar's
@@ -72,6 +72,8 @@ function classLibrary(prototype: object, skip: Function): LibraryClass | undefin
     outermost = site
   }
   if (!outermost || outermost.getFunctionName() !== name) return undefined
+  // Vitest's own emitters (its pools, its RPC) make nothing a test is judged on
+  if (isVitestFile(outermost.getFileName() ?? '')) return undefined
   const library = libraryOf([outermost])
   return library ? { library, ctor } : undefined
 }
