@@ -60,11 +60,11 @@ test('a MessagePort and a BroadcastChannel are named, with their fix, and no wor
 test('no frame of the user: a stack cut short, and a module loading, are told as what they are, not as a later tick', () => {
   const [timer] = errorsOf('deep', 'leaks: a timer set deep inside a library call')
   expect(timer?.message).toContain('no frame of your code in its stack, which was cut at 8 frames, all in deep-lib or Node')
-  const [nested] = errorsOf('deep', 'leaks: a library whose own module adds a process listener while it loads')
+  const [nested] = errorsOf('deep', 'leaks: a library whose own module sets a timer while it loads')
   expect(nested?.message).toContain('no frame of your code: deep-lib made it while its module loaded')
-  const [loaded] = errorsOf('deep', 'leaks: a library that adds a process listener while it loads')
-  expect(loaded?.message).toContain('the first frame of your code below is that import')
-  for (const error of [timer, nested, loaded]) expect(error?.message).not.toContain('later tick')
+  const [esm] = errorsOf('deep', 'leaks: a library whose ES module sets a timer while it loads')
+  expect(esm?.message).toContain('deep-lib made it while its module loaded (its top-level code ran when it was first imported): the first frame of your code below is that import')
+  for (const error of [timer, nested, esm]) expect(error?.message).not.toContain('later tick')
 })
 
 test('with no frame of the user, the error names the library and shows its frames', () => {
