@@ -63,7 +63,9 @@ test('no frame of the user: a stack cut short, and a module loading, are told as
   const [nested] = errorsOf('deep', 'leaks: a library whose own module sets a timer while it loads')
   expect(nested?.message).toContain('no frame of your code: deep-lib made it while its module loaded')
   const [esm] = errorsOf('deep', 'leaks: a library whose ES module sets a timer while it loads')
-  expect(esm?.message).toContain('deep-lib made it while its module loaded (its top-level code ran when it was first imported): the first frame of your code below is that import')
+  expect(esm?.message).toContain(
+    'deep-lib made it while its module loaded (its top-level code ran when it was first imported): the first frame of your code below is that import',
+  )
   for (const error of [timer, nested, esm]) expect(error?.message).not.toContain('later tick')
 })
 
