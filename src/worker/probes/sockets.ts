@@ -195,6 +195,9 @@ export const socketsProbe: Probe<Socket> = {
     const tcp = (socket as { encrypted?: boolean }).encrypted === true ? 'TLS socket' : 'TCP socket'
     const path = unixPath(socket)
     const pool = poolOf(socket)
+    // idle in a pool of the test's own: the fix is closing the pool, so its code frame is where the pool was made
+    const poolSites = pool?.stack?.sites
+    if (record && poolSites) record.sites = poolSites
     let what: string
     if (socket.server) {
       what = path ? `connection accepted by the server on Unix socket ${path}` : `connection accepted on ${local ?? '?'} from ${remote ?? '?'}`
@@ -292,6 +295,8 @@ export const socketsProbe: Probe<Socket> = {
   },
 
   lastUse(socket) {
+    // idle in a pool whose creation is known: the request that used it last is done, the pool is what holds it
+    if (poolOf(socket)?.stack) return undefined
     const request = isHttp(socket._httpMessage, 'ClientRequest') ? socket._httpMessage : undiciRequestOf.get(socket)
     return request ? requests.get(request) : undefined
   },
