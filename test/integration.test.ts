@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 // @ts-expect-error: a plain .mjs script, no declarations
 import { installProblem, ownCopy, targetPaths, TARGETS } from '../scripts/prepare-versions.mjs'
-import { checkMarkers } from './support/markers.js'
+import { checkMarkers, frameLine } from './support/markers.js'
 import { FIXTURES, runVitest, type RunOutcome } from './support/run-vitest.js'
 import { startPostgres, startRedis, type Service } from './support/services.js'
 
@@ -51,6 +51,7 @@ for (const target of TARGETS as Target[]) {
 
 const services: Service[] = []
 const runs = new Map<string, RunOutcome>()
+let env: Record<string, string> = {}
 beforeAll(async () => {
   try {
     services.push(...(await Promise.all([startPostgres(), startRedis()])))
@@ -58,7 +59,7 @@ beforeAll(async () => {
     await Promise.all(services.map((service) => service.stop()))
     throw error
   }
-  const env = Object.assign({}, ...services.map((service) => service.env))
+  env = Object.assign({}, ...services.map((service) => service.env))
   // one version at a time: the fixture has timing-sensitive tests, and all of them share the two servers
   for (const version of versions) {
     if (version.missing) continue
@@ -92,4 +93,18 @@ describe.each(versions.map((version) => [version.name, version] as const))('%s: 
     expect(module, run.output).toBeDefined()
     expect(checkMarkers(module!)).toEqual([])
   })
+})
+
+// postgres.js opens its connection a microtask after the query is awaited, and `postgres()` constructs nothing Node
+// sees: without trace mode the error names postgres and says how to reach the query's line; trace mode reaches it.
+test('postgres.js: trace mode draws the code frame of the connection its query opened at the query line', async () => {
+  const plain = runOf(versions[0]!)
+  const file = join(FIXTURES, 'integration', 'postgres.test.ts')
+  const leaky = 'leaks: a client whose first query opened its connection, never ended'
+  const socketError = (run: RunOutcome) =>
+    run.modules.find((m) => m.file === file)?.tests.find((t) => t.name === leaky)?.errors.find((e) => e.message.includes('TCP socket'))
+  expect(socketError(plain)?.message, plain.output).toContain('(through postgres)')
+  expect(socketError(plain)?.message).toContain('run with VITEST_LEAKS_TRACE=1 to follow the async chain back to your call')
+  const traced = await runVitest('integration', { files: ['postgres.test.ts'], env: { ...env, VITEST_LEAKS_TRACE: '1' } })
+  expect(socketError(traced) && frameLine(socketError(traced)!, file), traced.output).toBe(13)
 })

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs'
+import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, test } from 'vitest'
 // @ts-expect-error: a plain .mjs script, no declarations
@@ -30,7 +30,7 @@ const files = readdirSync(join(FIXTURES, 'kinds'))
   .map((file) => file.slice(0, -'.test.ts'.length))
   .sort()
 
-type Prepared = { run: RunOutcome; fixture: string; matchers: RunOutcome; standalone: RunOutcome; matchersFixture: string; pools: Map<string, RunOutcome>; poolsFixture: string; retries: RunOutcome; retriesFixture: string; projects: RunOutcome; projectsFixture: string; environments: Map<string, RunOutcome>; environmentsFixture: string; loadFailures: Map<string, RunOutcome>; largeLibrary: RunOutcome; largeLibraryFixture: string } | { missing: string }
+type Prepared = { run: RunOutcome; fixture: string; origins: RunOutcome; originsFixture: string; matchers: RunOutcome; standalone: RunOutcome; matchersFixture: string; pools: Map<string, RunOutcome>; poolsFixture: string; retries: RunOutcome; retriesFixture: string; projects: RunOutcome; projectsFixture: string; environments: Map<string, RunOutcome>; environmentsFixture: string; loadFailures: Map<string, RunOutcome>; largeLibrary: RunOutcome; largeLibraryFixture: string } | { missing: string }
 const outcomes = new Map<string, Prepared>()
 const matcherFiles = ['clients', 'graceful', 'servers']
 // On 3.2 and 5.x the vm pools give each test file a new vm context (4.1 keeps one per worker): one worker, so later
@@ -60,6 +60,14 @@ async function runTarget(target: Target): Promise<void> {
   const retries = await runVitest('retries', { cwd: retriesFixture, node: paths.node, vitestCli: paths.vitestCli, args: ['--allowOnly'] })
   const projectsFixture = join(paths.fixtures, 'projects')
   const projects = await runVitest('projects', { cwd: projectsFixture, node: paths.node, vitestCli: paths.vitestCli })
+  const originsFixture = join(paths.fixtures, 'origins')
+  // the stand-in libraries live in node_modules, which is not copied (see origins.test.ts)
+  for (const name of readdirSync(join(originsFixture, 'lib'))) {
+    rmSync(join(originsFixture, 'node_modules', name), { recursive: true, force: true })
+    mkdirSync(join(originsFixture, 'node_modules'), { recursive: true })
+    cpSync(join(originsFixture, 'lib', name), join(originsFixture, 'node_modules', name), { recursive: true })
+  }
+  const origins = await runVitest('origins', { cwd: originsFixture, node: paths.node, vitestCli: paths.vitestCli })
   const environmentsFixture = join(paths.fixtures, 'environments')
   const environments = new Map<string, RunOutcome>()
   for (const envRun of ENVIRONMENT_RUNS) {
@@ -75,7 +83,7 @@ async function runTarget(target: Target): Promise<void> {
   const largeLibraryFixture = join(paths.fixtures, 'large-library')
   writeLibrary(largeLibraryFixture)
   const largeLibrary = await runVitest('large-library', { cwd: largeLibraryFixture, node: paths.node, vitestCli: paths.vitestCli })
-  outcomes.set(target.name, { run, fixture, matchers, standalone, matchersFixture, pools, poolsFixture, retries, retriesFixture, projects, projectsFixture, environments, environmentsFixture, loadFailures, largeLibrary, largeLibraryFixture })
+  outcomes.set(target.name, { run, fixture, origins, originsFixture, matchers, standalone, matchersFixture, pools, poolsFixture, retries, retriesFixture, projects, projectsFixture, environments, environmentsFixture, loadFailures, largeLibrary, largeLibraryFixture })
 }
 
 // Two targets at a time by default (each is one Vitest process at a time with its own pool): with four targets on 2
@@ -119,6 +127,22 @@ describe.each(targets.map((target) => [target.name, target.vitest, target] as co
     const { run, fixture } = outcomeOf(target)
     const module = run.modules.find((m) => m.file === join(fixture, `${name}.test.ts`))
     expect(module, run.output).toBeDefined()
+    expect(checkMarkers(module!)).toEqual([])
+  })
+})
+
+const originFiles = readdirSync(join(FIXTURES, 'origins'))
+  .filter((file) => file.endsWith('.test.ts'))
+  .map((file) => file.slice(0, -'.test.ts'.length))
+  .sort()
+
+describe.each(targets.map((target) => [target.name, target.vitest, target] as const))('%s: where a resource comes from, through real Vitest %s', (_name, _version, target) => {
+  test.each(originFiles)('%s.test.ts: leaks fail their owner at the marked line; clean tests pass', (name) => {
+    const { origins, originsFixture } = outcomeOf(target)
+    expect(origins.output).toContain(`v${target.vitest}`)
+    expect(origins.unhandled, origins.output).toEqual([])
+    const module = origins.modules.find((m) => m.file === join(originsFixture, `${name}.test.ts`))
+    expect(module, origins.output).toBeDefined()
     expect(checkMarkers(module!)).toEqual([])
   })
 })
@@ -179,7 +203,7 @@ describe.each(targets.map((target) => [target.name, target.vitest, target] as co
     expect(loadFailureProblems(run, expected), run.output).toEqual([])
   })
 
-  test("a leak made deep in a 20 MB library carries the user's frames and the library's entry frame only", () => {
+  test("a leak made deep in a 20 MB library carries the user's frames and the library's first frame only", () => {
     const { largeLibrary, largeLibraryFixture } = outcomeOf(target)
     expect(largeLibrary.output).toContain(`v${target.vitest}`)
     expect(largeLibraryProblems(largeLibrary, largeLibraryFixture), largeLibrary.output).toEqual([])

@@ -1,5 +1,6 @@
 import type { JudgeContext, Ledger, LeakRecord, Scope, Status } from './ledger/ledger.js'
 import type { ResolvedOptions } from '../shared/options.js'
+import { moveToCallingScope } from './stacks/library-calls.js'
 
 /** Node's own timers, taken before any probe wrapped them: the check's waits must not be tracked or faked. */
 export interface RealTimers {
@@ -94,6 +95,8 @@ function judge(records: LeakRecord[], ctx: JudgeContext, pooled: LeakRecord[]): 
     else if (status === 'pooled') pooled.push(record)
     // only what is still open is worth reading the stack of: Vitest's own is dropped here
     else if (record.foreign) ctx.ledger.forget(record)
+    // made on a later tick of a library call of an enclosing scope: judged with that scope
+    else if (record.owner === ctx.scope && moveToCallingScope(record, ctx.ledger)) continue
     else alive.push({ record, status })
   }
   return alive

@@ -11,6 +11,7 @@ import { META_KEY } from '../shared/config-channel.js'
 import { describeLeaks, type LeakError } from './report/leak-error.js'
 import { parseFrame } from './stacks/stack.js'
 import { enableTrace } from './stacks/trace.js'
+import { followLibraryCalls } from './stacks/library-calls.js'
 import { RUNTIME } from '../shared/runtime-key.js'
 
 /** Node's own timers, captured before the timers probe wraps them and out of reach of fake timers. */
@@ -65,6 +66,7 @@ export function getRuntime(options: ResolvedOptions): Runtime {
   // trace mode is for hunting a leak down: every stack is kept
   ledger.stacksPerTest = options.trace ? Infinity : options.stacksPerTest
   if (options.trace) enableTrace(ledger)
+  undo.push(followLibraryCalls(ledger))
   for (const probe of PROBES) {
     if (!options.kinds.includes(probe.kind)) continue
     try {

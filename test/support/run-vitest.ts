@@ -19,6 +19,8 @@ export interface TaskOutcome {
   name: string
   state: string
   line?: number
+  /** How long the test took, its check included (tests only). */
+  duration?: number
   errors: ErrorOutcome[]
 }
 

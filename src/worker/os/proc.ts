@@ -214,13 +214,26 @@ export function parseUnixTable(text: string): Map<number, string | undefined> {
 
 export type NetTable = 'tcp' | 'tcp6' | 'udp' | 'udp6'
 
+/**
+ * The table as the kernel has it now. It lists every socket of the network namespace (other processes' too: tens of
+ * thousands of lines on a busy machine), so it is read once for all the leaks described together: kept until the
+ * current task's microtasks have run.
+ */
 export function readNetTable(table: NetTable): NetEntry[] {
+  const cached = tables.get(table)
+  if (cached) return cached
+  let entries: NetEntry[]
   try {
-    return parseNetTable(readFileSync(`/proc/self/net/${table}`, 'utf8'))
+    entries = parseNetTable(readFileSync(`/proc/self/net/${table}`, 'utf8'))
   } catch {
-    return []
+    entries = []
   }
+  if (tables.size === 0) queueMicrotask(() => tables.clear())
+  tables.set(table, entries)
+  return entries
 }
+
+const tables = new Map<NetTable, NetEntry[]>()
 
 /** What a socket descriptor is, by its inode: a TCP or UDP endpoint with its state, or a Unix socket. */
 export type SocketInfo =

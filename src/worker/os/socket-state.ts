@@ -35,7 +35,10 @@ export function osSocketState(resource: object): OsSocketState {
 }
 
 function procState(socket: SocketLike, fd: number | undefined): OsSocketState {
-  const entries = [...readNetTable('tcp'), ...readNetTable('tcp6')]
+  // each table lists the whole machine's sockets and takes the kernel milliseconds to write: only the one of the
+  // socket's family (an IPv4-mapped address, `::ffff:127.0.0.1`, is in tcp6), both when the address is unknown
+  const family = socket.localAddress === undefined ? undefined : socket.localAddress.includes(':') ? 'tcp6' : 'tcp'
+  const entries = family ? readNetTable(family) : [...readNetTable('tcp'), ...readNetTable('tcp6')]
   const inode = fd === undefined ? undefined : socketInode(readFdLink(fd))
   let entry = inode === undefined ? undefined : entries.find((e) => e.inode === inode)
   // no descriptor from Node (a wrapped handle): find the connection by its two addresses instead

@@ -98,6 +98,8 @@ export const handlesProbe: Probe<UnknownResource> = {
         handles ??= activeHandles()
         const handle = handles.find((h) => h.constructor?.name === type && !snapshot!.seen.has(h))
         if (handle) snapshot.seen.add(handle)
+        // a port the ports probe follows (seen when it was ref'd, with its stack) is judged there
+        if (handle && ledger.recordOf(handle)) continue
         const record = ledger.track({ type, level, handle }, handlesProbe, foundByLooking, owner)
         // trace mode keeps a stack for every async resource: the newest of this type made in this scope
         const traced = liveTracedOfType(type, owner)

@@ -1,6 +1,6 @@
 import type { Scope } from '../ledger/ledger.js'
 import { mainRealm } from '../node/realm.js'
-import { captureCallSites, hasUserFrame, type CallSites } from '../stacks/stack.js'
+import { captureCallSites, hasUserFrame, LazyCallSites, type CallSites } from '../stacks/stack.js'
 import { followNewEmitters } from './emitter-follow.js'
 
 /**
@@ -28,6 +28,8 @@ interface Holder {
   owner: Scope | undefined
   /** Where it was created: kept only for ioredis clients, whose sockets have no user frame of their own. */
   sites: CallSites | undefined
+  /** Where an undici dispatcher was created, read only if a connection it holds idle is reported (lazily: cheap). */
+  stack?: LazyCallSites
 }
 
 /** The pool an idle resource is parked in: `owner` undefined for a shared one (undici's global dispatcher). */
@@ -36,6 +38,8 @@ export interface ParkedIn {
   owner: Scope | undefined
   /** The connection the resource belongs to (an idle timer's client socket), when it is not the resource itself. */
   socket?: object
+  /** Where the pool was created: where the fix goes for a connection it holds idle (undici dispatchers). */
+  stack?: LazyCallSites
 }
 
 interface HolderState {
@@ -67,12 +71,28 @@ export function installHolders(current: () => Scope): () => void {
     const scope = current()
     // outside a test, whether the user's code or a library's own made it decides whose it is (rare: one stack each)
     const sites = kind === 'ioredis' || scope.kind !== 'test' ? captureCallSites(skip) : undefined
-    register(s, emitter, kind, scope.kind !== 'test' && !hasUserFrame(sites) ? undefined : scope, kind === 'ioredis' ? sites : undefined)
+    register(
+      s,
+      emitter,
+      kind,
+      scope.kind !== 'test' && !hasUserFrame(sites) ? undefined : scope,
+      kind === 'ioredis' ? sites : undefined,
+      kind === 'undici' ? creationStack(emitter) : undefined,
+    )
   })
   return () => {
     unfollow()
     s.installed = false
   }
+}
+
+/**
+ * Where a dispatcher was created, from the caller of its `new` up: the constructors' frames would hold the dispatcher
+ * itself (a raw stack keeps each frame's receiver), and the registry holds dispatchers only weakly.
+ */
+function creationStack(object: object): LazyCallSites | undefined {
+  const ctor = (Object.getPrototypeOf(object) as { constructor?: unknown } | null)?.constructor
+  return typeof ctor === 'function' ? new LazyCallSites(ctor) : undefined
 }
 
 /**
@@ -98,8 +118,8 @@ function shapeKind(object: any): HolderKind | undefined {
   return undefined
 }
 
-function register(s: HolderState, object: object, kind: HolderKind, owner: Scope | undefined, sites: CallSites | undefined): void {
-  const holder: Holder = { kind, ref: new WeakRef(object), owner, sites }
+function register(s: HolderState, object: object, kind: HolderKind, owner: Scope | undefined, sites: CallSites | undefined, stack: LazyCallSites | undefined): void {
+  const holder: Holder = { kind, ref: new WeakRef(object), owner, sites, stack }
   s.holders.push(holder)
   s.byObject.set(object, holder)
   if (s.holders.length >= pruneAt) {
@@ -165,7 +185,10 @@ export function noteUndiciSocket(socket: object, connector: unknown): void {
     top = parent
   }
   const holder = top && top !== globalDispatcher ? s.byObject.get(top) : undefined
-  s.undiciPools.set(socket, holder ? { name: `an undici ${top!.constructor?.name ?? 'dispatcher'}`, owner: holder.owner } : { name: "fetch's pool", owner: undefined })
+  s.undiciPools.set(
+    socket,
+    holder ? { name: `an undici ${top!.constructor?.name ?? 'dispatcher'}`, owner: holder.owner, stack: holder.stack } : { name: "fetch's pool", owner: undefined },
+  )
 }
 
 function parentOf(dispatcher: object, globalDispatcher: unknown): object | undefined {

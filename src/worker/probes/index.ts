@@ -4,6 +4,7 @@ import { listenersProbe } from './listeners.js'
 import { handlesProbe } from './handles.js'
 import { immediatesProbe } from './immediates.js'
 import type { Probe } from '../ledger/ledger.js'
+import { portsProbe } from './ports.js'
 import { processesProbe } from './processes.js'
 import { promiseTimersProbe } from './promise-timers.js'
 import { retainedProbe } from './retained.js'
@@ -28,6 +29,7 @@ export const PROBES: readonly Probe[] = [
   promiseTimersProbe,
   processesProbe,
   workersProbe,
+  portsProbe,
   watchersProbe,
   watchIteratorsProbe,
   listenersProbe,

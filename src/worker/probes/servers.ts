@@ -80,7 +80,9 @@ export const serversProbe: Probe<Server> = {
 
 /** ` on fd 19`: read only for a server being reported. */
 function fdOf(server: Server): string {
-  const fd = osSocketState(server).fd
+  const handleFd = (server as { _handle?: { fd?: unknown } | null })._handle?.fd
+  // Node knows it on Unix: no need to ask the OS
+  const fd = typeof handleFd === 'number' && handleFd >= 0 ? handleFd : osSocketState(server).fd
   return fd === undefined ? '' : ` on fd ${fd}`
 }
 

@@ -38,12 +38,6 @@ const answered = new WeakSet<object>()
 /** Where a client socket was asked to connect: the only place a Unix socket's path is known on the client side. */
 const targets = new WeakMap<object, { path?: string; host?: string; port?: number }>()
 /**
- * Tracked sockets by local address, to find the other end of a loopback connection in this process; held weakly, as
- * it is rebuilt only when a peer is looked for, and a socket closed since must not be kept alive by it.
- */
-const byLocalAddress = new Map<string, WeakRef<Socket>>()
-
-/**
  * TCP and Unix-socket connections: client sockets (net, tls, http/https agents, fetch, ws, database drivers) noticed
  * at `Socket.prototype.connect` where the caller is on the stack, and sockets a server accepted (through the
  * `net.server.socket` channel), which belong to the server's owner. Both are followed through net-follow.ts, which
@@ -183,7 +177,9 @@ export const socketsProbe: Probe<Socket> = {
         if (wasReported(peer, ctx)) return { status: 'excused' }
       }
     }
-    if (isEnding(socket)) return { status: 'closing' }
+    // ended by this side, but closed only once the peer ends its side too: not worth waiting for when the peer is in
+    // this process and nothing will end it (see keptOpenByPeer)
+    if (isEnding(socket)) return { status: keptOpenByPeer(socket, ctx) ? 'open' : 'closing' }
     return { status: 'open' }
   },
 
@@ -199,6 +195,9 @@ export const socketsProbe: Probe<Socket> = {
     const tcp = (socket as { encrypted?: boolean }).encrypted === true ? 'TLS socket' : 'TCP socket'
     const path = unixPath(socket)
     const pool = poolOf(socket)
+    // idle in a pool of the test's own: the fix is closing the pool, so its code frame is where the pool was made
+    const poolSites = pool?.stack?.sites
+    if (record && poolSites) record.sites = poolSites
     let what: string
     if (socket.server) {
       what = path ? `connection accepted by the server on Unix socket ${path}` : `connection accepted on ${local ?? '?'} from ${remote ?? '?'}`
@@ -296,6 +295,8 @@ export const socketsProbe: Probe<Socket> = {
   },
 
   lastUse(socket) {
+    // idle in a pool whose creation is known: the request that used it last is done, the pool is what holds it
+    if (poolOf(socket)?.stack) return undefined
     const request = isHttp(socket._httpMessage, 'ClientRequest') ? socket._httpMessage : undiciRequestOf.get(socket)
     return request ? requests.get(request) : undefined
   },
@@ -324,7 +325,7 @@ export const socketsProbe: Probe<Socket> = {
  * so that the retained-sockets check never finds the plugin holding it.
  */
 export function forgetClosedSocket(socket: net.Socket): void {
-  byLocalAddress.clear()
+  byAddresses.clear()
   forgetUpgrade(socket)
   const state = connections()
   prune(state.clients)
@@ -465,27 +466,66 @@ function isUnrefd(socket: Socket): boolean {
   return handle._parent?.hasRef?.() === false
 }
 
+/** The other end of a loopback connection, when this process holds it (see connectedPeer). */
 function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefined {
-  if (!ctx || socket.remotePort === undefined) return undefined
-  const key = `${socket.remoteAddress}|${socket.remotePort}`
-  const candidate = byLocalAddress.get(key)?.deref()
-  if (candidate && candidate.localPort === socket.remotePort) return candidate
-  // rebuild lazily: only sockets judged in this process can be peers
-  byLocalAddress.clear()
-  for (const records of [...[...scopesOf(ctx.scope)].map((s) => s.records), ctx.ledger.pooled, ctx.ledger.reported]) {
-    for (const record of records) {
-      const other = record.resource as Socket | undefined
-      if (record.probe !== socketsProbe || !other || other.destroyed || other.server) continue
-      if (other.localPort !== undefined) byLocalAddress.set(`${other.localAddress}|${other.localPort}`, new WeakRef(other))
-    }
-  }
-  return byLocalAddress.get(key)?.deref()
+  return ctx ? connectedPeer(socket, ctx) : undefined
 }
 
 /** A leak already reported (and left as it was): what is part of it is not reported again. */
 function wasReported(socket: Socket, ctx: JudgeContext): boolean {
   for (const record of ctx.ledger.reported) if (record.resource === socket) return true
   return false
+}
+
+/**
+ * Whether this socket's end has reached its peer in this process, which keeps its own side open with nothing of the
+ * program's that would close it: the socket cannot close by itself, and waiting for it would only cost the check its
+ * whole settle window. That is a peer that got this side's FIN (`end()` flushed) and has not ended its own side,
+ * where no listener of the program's reads it ('data', 'readable') or hears its end ('end'), and either it read the
+ * end already with `allowHalfOpen` (otherwise Node would have ended it), or nothing reads it at all (paused, so Node
+ * never reads the end). A peer in another process is not seen: it is waited for, as are a socket whose FIN is still
+ * queued and a peer whose program listens (an HTTP server ends its side once the response is out).
+ */
+function keptOpenByPeer(socket: Socket, ctx: JudgeContext): boolean {
+  if (!socket.writableFinished || socket.readableEnded) return false
+  const peer = connectedPeer(socket, ctx)
+  if (!peer || peer.destroyed || peer.writableEnded) return false
+  const readable = (peer as { _readableState?: { ended?: boolean } })._readableState
+  if (readable?.ended !== true || programReads(peer)) return false
+  return peer.readableEnded ? peer.allowHalfOpen === true : peer.readableFlowing !== true
+}
+
+/** Node's own listener on every socket: ends the writable side at the end of the readable one unless allowHalfOpen. */
+const NODE_END_LISTENER = 'onReadableStreamEnd'
+
+function programReads(socket: Socket): boolean {
+  if (socket.listenerCount('data') > 0 || socket.listenerCount('readable') > 0) return true
+  return socket.listeners('end').some((listener) => listener.name !== NODE_END_LISTENER)
+}
+
+/**
+ * Tracked sockets by both addresses (`local|remote`), to find the other end of a loopback connection in this process;
+ * held weakly, as it is rebuilt only when a peer is looked for, and a socket closed since must not be kept alive by it.
+ */
+const byAddresses = new Map<string, WeakRef<Socket>>()
+
+/** The other end of a loopback TCP connection, when this process holds it and it is tracked (client or accepted). */
+function connectedPeer(socket: Socket, ctx: JudgeContext): Socket | undefined {
+  if (socket.remotePort === undefined || socket.localPort === undefined) return undefined
+  const key = `${socket.remoteAddress}|${socket.remotePort}|${socket.localAddress}|${socket.localPort}`
+  const found = byAddresses.get(key)?.deref()
+  if (found && !found.destroyed && found.localPort === socket.remotePort) return found
+  // rebuilt lazily, and held weakly: only for ended sockets, at a check
+  byAddresses.clear()
+  // a reported leak's socket too: its other end is part of that leak (see wasReported)
+  for (const records of [...[...scopesOf(ctx.scope)].map((s) => s.records), ctx.ledger.pooled, ctx.ledger.reported]) {
+    for (const record of records) {
+      const other = record.resource as Socket | undefined
+      if (record.probe !== socketsProbe || !other || other.destroyed || other.localPort === undefined || other.remotePort === undefined) continue
+      byAddresses.set(`${other.localAddress}|${other.localPort}|${other.remoteAddress}|${other.remotePort}`, new WeakRef(other))
+    }
+  }
+  return byAddresses.get(key)?.deref()
 }
 
 function* scopesOf(scope: JudgeContext['scope']): Generator<JudgeContext['scope']> {

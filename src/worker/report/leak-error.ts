@@ -1,7 +1,8 @@
 import type { Leak } from '../check.js'
 import type { Description, JudgeContext, LeakRecord, Scope } from '../ledger/ledger.js'
 import type { LeakKind } from '../../shared/options.js'
-import { formatCallSites, framesForReport, hasUserFrame, libraryOf } from '../stacks/stack.js'
+import { lastCallInto } from '../stacks/library-calls.js'
+import { formatCallSites, CAPTURE_LIMIT, framesForReport, hasUserFrame, isVitestFile, libraryOf, stackCutAt, type CallSites } from '../stacks/stack.js'
 import { isTracing, traceToUserCode } from '../stacks/trace.js'
 
 /** One leftover resource. Its stack is where the resource was created, so Vitest draws the code frame there. */
@@ -49,14 +50,35 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   const created = `${use ? usedIn(record, use.owner, scope) : createdIn(record, scope)}${library ? ` (through ${library})` : ''}`
   const count = total > 1 ? ` (${index + 1} of ${total} leaks)` : ''
   let frames = formatCallSites(sites)
-  // no frame of the user's own: made on a later tick (a pool connecting, a library's timer). Trace mode follows the
-  // async trigger chain back to the user's call; without it, say how to turn it on.
+  // what the error hands to Vitest: each stack cut down on its own (see framesForReport)
+  let reported = framesForReport(frames)
+  // No frame of the user's own. Trace mode follows the async trigger chain back to the user's call. Without it: a
+  // stack cut short says so; one made while a module loaded says so; one a library made on a later tick of the
+  // user's call into it (chokidar's watchers after an fs round trip) shows that call, when the library constructed an
+  // object in it; else say how to follow the chain.
   let later: string | undefined
-  if (!use && sites && !hasUserFrame(sites)) {
+  const loading = !use && sites ? moduleLoading(sites) : undefined
+  if (loading && hasUserFrame(sites)) {
+    later = `${loading} made it while its module loaded (its top-level code ran when it was first imported): the first frame of your code below is that import`
+  } else if (!use && sites && !hasUserFrame(sites)) {
     const origin = traceToUserCode(record.asyncId)
+    const cut = origin || loading ? undefined : cutAt(sites)
+    const call = origin || cut || loading ? undefined : lastCallInto(library, record.owner)
     if (origin) {
-      frames = [...frames, ...formatCallSites(origin.sites)]
+      const traced = formatCallSites(origin.sites)
+      frames = [...frames, ...traced]
+      reported = [...reported, ...framesForReport(traced)]
       later = `created on a later tick, ${origin.hops} async step${origin.hops === 1 ? '' : 's'} after your call (the last frames below)`
+    } else if (loading) {
+      later = `no frame of your code: ${loading} made it while its module loaded (its top-level code ran when it was first imported), not a call of yours (the import that loaded it is not on its stack)`
+    } else if (cut) {
+      later = `no frame of your code in its stack, which was cut at ${cut} frames${library ? `, all in ${library} or Node` : ''} (kept short to stay cheap): it was made deeper inside your call; run with VITEST_LEAKS_TRACE=1 to keep whole stacks`
+    } else if (call) {
+      const called = formatCallSites(call.sites)
+      frames = [...called, ...frames]
+      reported = [...framesForReport(called), ...reported]
+      const where = call.scope === record.owner ? '' : ` (in ${describeScope(call.scope)})`
+      later = `${library} made it on a later tick, out of your stack: the first frames are your last call that constructed a ${library} object${where}, the last ones ${library}'s own`
     } else if (!isTracing() && frames.length > 0) {
       later = 'no frame of your code: it was created on a later tick; run with VITEST_LEAKS_TRACE=1 to follow the async chain back to your call'
     }
@@ -73,7 +95,7 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   ].join('\n')
   const error = new LeakError(message)
   const shown = frames.length > 0 ? frames : fallback
-  error.stack = [`LeakError: ${message}`, ...framesForReport(shown)].join('\n')
+  error.stack = [`LeakError: ${message}`, ...(frames.length > 0 ? reported : framesForReport(fallback))].join('\n')
   return { error, kind: record.probe.kind, what: description.what, state, frames: shown }
 }
 
@@ -136,4 +158,32 @@ function whereToClose(record: LeakRecord, scope: Scope): string {
   if (scope.kind === 'test') return 'before the test ends (in the test, an afterEach or onTestFinished)'
   if (scope.kind === 'suite') return `in an afterAll of suite "${scope.name}"`
   return record.phase === 'collect' ? 'in a top-level afterAll, or create it in a beforeAll' : 'in a top-level afterAll'
+}
+
+/** The frame count a stack was cut at, when it kept fewer than usual to stay cheap and used them all (a timer's). */
+function cutAt(sites: CallSites): number | undefined {
+  const limit = stackCutAt(sites)
+  return limit !== undefined && limit < CAPTURE_LIMIT ? limit : undefined
+}
+
+/**
+ * The library whose module was loading when the resource was made (a library adding a `process` listener at its top
+ * level): a frame of Node's module loaders or of Vitest's module runner right below that module's top-level frame.
+ * Undefined when none is on the stack, or when the module is not a library's (the user's own top level is a frame of
+ * the user's code, shown as it is).
+ */
+function moduleLoading(sites: CallSites): string | undefined {
+  const loader = sites.findIndex((site) => {
+    const file = site.getFileName() ?? ''
+    return file.startsWith('node:internal/modules/') || (isVitestFile(file) && /Module|Request|import/i.test(site.getFunctionName() ?? ''))
+  })
+  if (loader < 0) return undefined
+  const loaded = sites
+    .slice(0, loader)
+    .reverse()
+    .find((site) => {
+      const file = site.getFileName() ?? ''
+      return file !== '' && !file.startsWith('node:')
+    })
+  return loaded && libraryOf([loaded])
 }

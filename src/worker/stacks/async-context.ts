@@ -13,3 +13,8 @@ export function recordAsyncContexts(): void {
 export function currentAsyncId(): number | undefined {
   return tracing ? executionAsyncId() : undefined
 }
+
+/** Trace mode keeps whole creation stacks, also of the kinds that keep short ones to stay cheap (timers, listeners). */
+export function keepsWholeStacks(): boolean {
+  return tracing
+}

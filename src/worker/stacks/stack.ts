@@ -1,11 +1,12 @@
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { mainRealm } from '../node/realm.js'
+import { keepsWholeStacks } from './async-context.js'
 
 export type CallSites = NodeJS.CallSite[]
 
 // Node's default limit (10) is often used up by node internals before the first user frame.
-const CAPTURE_LIMIT = 40
+export const CAPTURE_LIMIT = 40
 
 const ownDir = dirname(fileURLToPath(import.meta.url))
 
@@ -35,8 +36,16 @@ function returnCallSites(_error: Error, sites: CallSites): CallSites {
 
 // Timers and listeners are created by the ten thousand: their stacks are shorter. Each raw frame costs ~0.25 µs on
 // Node 20 (40 frames turned into call sites at once ~9 µs; 16 raw ~4 µs; 8 raw ~2.3 µs; setTimeout itself 0.3 µs).
-// Eight frames reach the caller of setTimeout and a few callers above it, through a library or two.
+// Eight frames reach the caller of setTimeout and a few callers above it, through a library or two; a stack cut
+// there with no frame of the user's code is said to be cut (see report/leak-error.ts), not made on a later tick.
 export const FREQUENT_LIMIT = 8
+
+const CUT = Symbol('stack cut at')
+
+/** The frame limit a stack was taken with, when it used every frame: the frames below it are not known. */
+export function stackCutAt(sites: CallSites | undefined): number | undefined {
+  return (sites as { [CUT]?: number } | undefined)?.[CUT]
+}
 
 /**
  * A stack captured now and turned into call sites only when read. V8 keeps the raw frames and calls
@@ -46,10 +55,12 @@ export const FREQUENT_LIMIT = 8
 export class LazyCallSites {
   #holder: { stack?: unknown } | undefined
   #sites: CallSites | undefined
+  #frames: number
 
   constructor(skip: Function, frames = CAPTURE_LIMIT) {
     const limit = Error.stackTraceLimit
-    Error.stackTraceLimit = frames
+    this.#frames = frames > 0 && frames < CAPTURE_LIMIT && keepsWholeStacks() ? CAPTURE_LIMIT : frames
+    Error.stackTraceLimit = this.#frames
     const holder: { stack?: unknown } = {}
     try {
       Error.captureStackTrace(holder, skip)
@@ -68,6 +79,7 @@ export class LazyCallSites {
       try {
         const sites = holder.stack
         this.#sites = Array.isArray(sites) ? (sites as CallSites) : undefined
+        if (this.#sites && this.#sites.length >= this.#frames) Object.defineProperty(this.#sites, CUT, { value: this.#frames })
       } finally {
         Error.prepareStackTrace = prepare
       }
@@ -150,12 +162,12 @@ export function formatCallSites(sites: CallSites | undefined): string[] {
 const PACKAGE_IN_PATH = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/g
 
 /**
- * The frames a leak's error carries to Vitest, from its printed creation frames: the user's own, and of each library
- * call only the frame the caller called (the outermost frame of a run of frames in one package); none of Vitest's
- * own (its runner calling the test) unless nothing else is left. Vitest's main process reads the file of every frame
- * it is handed, to map it and to look for a code frame: a library's inner frames in a bundled CLI of 20 MB cost
- * seconds per test file, and say nothing the library's entry frame does not. The full frames still serve ignore rules
- * (`stack`) and the leak's location.
+ * The frames a leak's error carries to Vitest, from one printed stack: the user's own, and of each call into a library
+ * only its first frame (where, inside that package, the resource was made or the next package was called); none of
+ * Vitest's own (its runner calling the test) unless nothing else is left. Vitest's main process reads the file of
+ * every frame it is handed, to map it and to look for a code frame: a library's inner frames in a bundled CLI of
+ * 20 MB cost seconds per test file, and say nothing its first frame does not. The full frames still serve ignore
+ * rules (`stack`) and the leak's location.
  */
 export function framesForReport(frames: string[]): string[] {
   const packages = frames.map((line) => {
@@ -166,8 +178,8 @@ export function framesForReport(frames: string[]): string[] {
     const name = packages[index]
     if (name === undefined) return true
     if (isVitestFile(parseFrame(line)!.file)) return false
-    // the frame below it (its caller) is in another package, or is the user's: the library's entry
-    return packages[index + 1] !== name
+    // the frame above it (what it called) is in another package, or is the user's: the first frame of this call
+    return index === 0 || packages[index - 1] !== name
   })
   return kept.length > 0 ? kept : frames.slice(0, 1)
 }

@@ -27,7 +27,7 @@ interface HookContext {
   task: TaskLike
   /** The test's own signal (Vitest >= 3.1): Vitest listens on it for the test's abort. */
   signal?: AbortSignal
-  onTestFinished?: (fn: () => unknown) => void
+  onTestFinished?: (fn: () => unknown, timeout?: number) => void
 }
 
 type SuiteHooks = Record<'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach', Function[]>
@@ -125,10 +125,10 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
       guarded(() => {
         scope = openSuiteScope(suite, kind)
         if (kind === 'file') instrumentChildren(suite)
-        if (order === 'list') hooks.beforeAll.push(() => close)
+        if (order === 'list') hooks.beforeAll.push(untimedCleanup(() => close))
         return order === 'list' ? undefined : close
       }, undefined)
-    return open
+    return untimedCleanup(open)
   }
   const instrumentChildren = (suite: TaskLike) => {
     for (const child of suite.tasks ?? []) {
@@ -145,11 +145,14 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
   let opened = 0
   let closedAttempts = 0
   let fileCheck: (() => void) | undefined
-  collector.on('beforeAll', (file: TaskLike) =>
-    guarded(() => {
-      chooseTestHooks?.(file)
-      return instrument(file, 'file', getHooks(file as never) as unknown as SuiteHooks)()
-    }, undefined),
+  collector.on(
+    'beforeAll',
+    untimedCleanup((file: TaskLike) =>
+      guarded(() => {
+        chooseTestHooks?.(file)
+        return instrument(file, 'file', getHooks(file as never) as unknown as SuiteHooks)()
+      }, undefined),
+    ),
   )
 
   const openTestScope = ({ task, signal }: HookContext): Scope => {
@@ -248,11 +251,13 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
         reportInternalError(runtime, new Error('context.onTestFinished is missing: this Vitest version is not supported'))
         return
       }
-      // registered before any user callback, so it runs after all of them (onTestFinished runs in reverse order)
+      // registered before any user callback, so it runs after all of them (onTestFinished runs in reverse order).
+      // Timeout 0: Vitest does not time it (the wait for closing resources is bounded by `settleTimeout`); timed by
+      // the hookTimeout, a check longer than a short hookTimeout would fail the test with "Hook timed out"
       context.onTestFinished(async () => {
         const errors = await closeTestScope(context.task, scope)
         if (errors.length > 0) throw throwable(errors)
-      })
+      }, 0)
     })
   }
 }
@@ -287,6 +292,16 @@ function hasConcurrentTest(suite: TaskLike): boolean {
  */
 function withoutTimeout<T extends Function>(hook: T): T {
   return Object.assign(hook, { [Symbol.for('VITEST_AROUND_TIMEOUT')]: 0 })
+}
+
+/**
+ * A suite's check is the cleanup its beforeAll hook returns, and Vitest times such a cleanup with the hook's timeout
+ * (the hookTimeout for a hook added straight to the list): a check that waits for closing resources longer than a
+ * short hookTimeout would fail the suite with "Hook timed out". Vitest 3.2 to 5 read the cleanup's timeout from this
+ * key on the hook, and time a cleanup whose timeout is 0 not at all; the wait is bounded by `settleTimeout`.
+ */
+function untimedCleanup<T extends Function>(hook: T): T {
+  return Object.assign(hook, { [Symbol.for('VITEST_CLEANUP_TIMEOUT')]: 0 })
 }
 
 /** Why Vitest would not show a failure of this test as one, if it would not. Read when the test's check runs. */
