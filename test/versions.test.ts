@@ -3,6 +3,9 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, test } from 'vitest'
 // @ts-expect-error: a plain .mjs script, no declarations
 import { installProblem, syncCopies, targetPaths, TARGETS } from '../scripts/prepare-versions.mjs'
+import { ENVIRONMENT_RUNS, environmentRunProblems } from './support/environments.js'
+import { largeLibraryProblems, writeLibrary } from './support/large-library.js'
+import { breakPackage, LOAD_FAILURE_RUNS, loadFailureProblems, removeBrokenPackage } from './support/load-failure.js'
 import { checkMatcherMarkers } from './support/matcher-markers.js'
 import { checkMarkers } from './support/markers.js'
 import { POOL_RUNS, poolRunProblems } from './support/pools.js'
@@ -19,13 +22,15 @@ interface Target {
   vitest: string
 }
 
-const targets = TARGETS as Target[]
+// VERSIONS_ONLY=vitest-3,vitest-5 runs those targets only (one at a time on a busy machine)
+const only = process.env.VERSIONS_ONLY?.split(',').filter(Boolean)
+const targets = (TARGETS as Target[]).filter((target) => !only || only.includes(target.name))
 const files = readdirSync(join(FIXTURES, 'kinds'))
   .filter((file) => file.endsWith('.test.ts'))
   .map((file) => file.slice(0, -'.test.ts'.length))
   .sort()
 
-type Prepared = { run: RunOutcome; fixture: string; origins: RunOutcome; originsFixture: string; matchers: RunOutcome; standalone: RunOutcome; matchersFixture: string; pools: Map<string, RunOutcome>; poolsFixture: string; retries: RunOutcome; retriesFixture: string; projects: RunOutcome; projectsFixture: string } | { missing: string }
+type Prepared = { run: RunOutcome; fixture: string; origins: RunOutcome; originsFixture: string; matchers: RunOutcome; standalone: RunOutcome; matchersFixture: string; pools: Map<string, RunOutcome>; poolsFixture: string; retries: RunOutcome; retriesFixture: string; projects: RunOutcome; projectsFixture: string; environments: Map<string, RunOutcome>; environmentsFixture: string; loadFailures: Map<string, RunOutcome>; largeLibrary: RunOutcome; largeLibraryFixture: string } | { missing: string }
 const outcomes = new Map<string, Prepared>()
 const matcherFiles = ['clients', 'graceful', 'servers']
 // On 3.2 and 5.x the vm pools give each test file a new vm context (4.1 keeps one per worker): one worker, so later
@@ -63,7 +68,22 @@ async function runTarget(target: Target): Promise<void> {
     cpSync(join(originsFixture, 'lib', name), join(originsFixture, 'node_modules', name), { recursive: true })
   }
   const origins = await runVitest('origins', { cwd: originsFixture, node: paths.node, vitestCli: paths.vitestCli })
-  outcomes.set(target.name, { run, fixture, origins, originsFixture, matchers, standalone, matchersFixture, pools, poolsFixture, retries, retriesFixture, projects, projectsFixture })
+  const environmentsFixture = join(paths.fixtures, 'environments')
+  const environments = new Map<string, RunOutcome>()
+  for (const envRun of ENVIRONMENT_RUNS) {
+    environments.set(envRun.name, await runVitest('environments', { cwd: environmentsFixture, node: paths.node, vitestCli: paths.vitestCli, args: envRun.args, files: envRun.files }))
+  }
+  const loadFailureFixture = join(paths.fixtures, 'load-failure')
+  const loadFailures = new Map<string, RunOutcome>()
+  for (const failure of LOAD_FAILURE_RUNS) {
+    breakPackage(loadFailureFixture, join(paths.dir, 'node_modules', 'vitest-leaks', 'package.json'), join(paths.dir, 'node_modules', 'vitest-leaks', 'dist'), failure.broken)
+    loadFailures.set(failure.name, await runVitest('load-failure', { cwd: loadFailureFixture, node: paths.node, vitestCli: paths.vitestCli, args: failure.args }))
+  }
+  removeBrokenPackage(loadFailureFixture)
+  const largeLibraryFixture = join(paths.fixtures, 'large-library')
+  writeLibrary(largeLibraryFixture)
+  const largeLibrary = await runVitest('large-library', { cwd: largeLibraryFixture, node: paths.node, vitestCli: paths.vitestCli })
+  outcomes.set(target.name, { run, fixture, origins, originsFixture, matchers, standalone, matchersFixture, pools, poolsFixture, retries, retriesFixture, projects, projectsFixture, environments, environmentsFixture, loadFailures, largeLibrary, largeLibraryFixture })
 }
 
 // Two targets at a time by default (each is one Vitest process at a time with its own pool): with four targets on 2
@@ -96,6 +116,11 @@ describe.each(targets.map((target) => [target.name, target.vitest, target] as co
     const reported = run.modules.map((m) => m.file.split('/').at(-1))
     expect(reported.sort(), run.output).toEqual(files.map((f) => `${f}.test.ts`).sort())
     expect(run.unhandled, run.output).toEqual([])
+  })
+
+  test('the run prints no warning of Node (DeprecationWarning, ExperimentalWarning) and no internal error', () => {
+    const { run } = outcomeOf(target)
+    expect(run.output).not.toMatch(/DeprecationWarning|ExperimentalWarning|\(node:\d+\) \[|vitest-leaks: internal error/)
   })
 
   test.each(files)('%s.test.ts: leaks fail their owner at the marked line; clean tests pass', (name) => {
@@ -160,5 +185,27 @@ describe.each(targets.map((target) => [target.name, target.vitest, target] as co
     const { projects, projectsFixture } = outcomeOf(target)
     expect(projects.output).toContain(`v${target.vitest}`)
     expect(projectsProblems(projects, projectsFixture), projects.output).toEqual([])
+  })
+})
+
+describe.each(targets.map((target) => [target.name, target.vitest, target] as const))('%s: environments, a plugin that cannot load, a large library, through real Vitest %s', (_name, _version, target) => {
+  test.each(ENVIRONMENT_RUNS.map((run) => [run.name, run] as const))('jsdom, happy-dom and edge-runtime files are checked: %s', (_runName, expected) => {
+    const { environments, environmentsFixture } = outcomeOf(target)
+    const run = environments.get(expected.name)!
+    expect(run.output).toContain(`v${target.vitest}`)
+    expect(environmentRunProblems(run, environmentsFixture, expected), run.output).toEqual([])
+  })
+
+  test.each(LOAD_FAILURE_RUNS.map((run) => [run.name, run] as const))('a worker that cannot load or install the plugin runs its tests unchecked: %s', (_runName, expected) => {
+    const { loadFailures } = outcomeOf(target)
+    const run = loadFailures.get(expected.name)!
+    expect(run.output).toContain(`v${target.vitest}`)
+    expect(loadFailureProblems(run, expected), run.output).toEqual([])
+  })
+
+  test("a leak made deep in a 20 MB library carries the user's frames and the library's first frame only", () => {
+    const { largeLibrary, largeLibraryFixture } = outcomeOf(target)
+    expect(largeLibrary.output).toContain(`v${target.vitest}`)
+    expect(largeLibraryProblems(largeLibrary, largeLibraryFixture), largeLibrary.output).toEqual([])
   })
 })

@@ -3,6 +3,7 @@ import type { Worker } from 'node:worker_threads'
 import { isMainThread } from '../node/builtins.js'
 import type { LeakRecord, Ledger, Probe, Scope } from '../ledger/ledger.js'
 import { fdCount, holdFdDir, listFds, readFdLink, socketInfo, socketInode } from '../os/proc.js'
+import { readQuietly } from '../node/quiet.js'
 import { explainTcpState } from '../os/socket-state.js'
 import { subscribe } from './channel.js'
 import { formatHostPort } from './net-describe.js'
@@ -282,13 +283,16 @@ function fdsOf(resource: object): Array<[number, (resource: object) => unknown]>
     const value = read(r)
     if (typeof value === 'number' && value >= 0) fds.push([value, read as (resource: object) => unknown])
   }
+  // read without Node's deprecated getters (a dgram socket's `_handle` warns, DEP0112), on the user's objects
+  const get = readQuietly as (object: unknown, key: string | symbol) => any
   try {
-    add((x) => x._handle?.fd) // net sockets and servers, TLS, pipes
-    add((x) => x.fd) // raw files, FileHandles, streams
-    add((x) => x.channel?.fd) // a child's IPC channel
-    if (Array.isArray(r.stdio)) r.stdio.forEach((_: unknown, i: number) => add((x) => x.stdio?.[i]?._handle?.fd))
+    add((x) => get(get(x, '_handle'), 'fd')) // net sockets and servers, TLS, pipes
+    add((x) => get(x, 'fd')) // raw files, FileHandles, streams
+    add((x) => get(get(x, 'channel'), 'fd')) // a child's IPC channel
+    const stdio = get(r, 'stdio')
+    if (Array.isArray(stdio)) for (let i = 0; i < stdio.length; i++) add((x) => get(get(get(x, 'stdio')?.[i], '_handle'), 'fd'))
     // dgram keeps its handle under a symbol
-    if (fds.length === 0) for (const symbol of Object.getOwnPropertySymbols(r)) add((x) => x[symbol]?.handle?.fd)
+    if (fds.length === 0) for (const symbol of Object.getOwnPropertySymbols(r)) add((x) => get(get(get(x, symbol), 'handle'), 'fd'))
   } catch {
     // a getter that throws: nothing to learn from this one
   }

@@ -292,7 +292,8 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
         return key === PATCHED ? Original : Reflect.get(target, key, receiver)
       },
     })
-    Object.defineProperty(globalThis, 'AbortController', { ...slot, value: proxy })
+    // a data property, whatever the slot was: a jsdom or happy-dom test file's globals are accessors (undone below)
+    Object.defineProperty(globalThis, 'AbortController', { configurable: slot.configurable, enumerable: slot.enumerable, writable: true, value: proxy })
     undo.push(() => {
       if (globalThis.AbortController === proxy) Object.defineProperty(globalThis, 'AbortController', slot)
     })

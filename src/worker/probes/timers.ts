@@ -1,7 +1,7 @@
 import { promisify } from 'node:util'
 import { timers } from '../node/builtins.js'
 import type { Ledger, Probe } from '../ledger/ledger.js'
-import { FREQUENT_LIMIT } from '../stacks/stack.js'
+import { FREQUENT_LIMIT, isCreatedByVitest, isOwn, isVitestFile, type CallSites } from '../stacks/stack.js'
 import { mainRealm } from '../node/realm.js'
 import { pgPoolOf } from './holders.js'
 
@@ -41,35 +41,64 @@ export const timersProbe: Probe<Timeout> = {
      * for one timer, and a WeakMap entry for each of the test's 20 000 would cost more than the timers themselves.
      */
     const callbacks = new WeakMap<Function, Sighting>()
+    // While an environment's timer function runs (below): the Node timer noted inside it, not to be noted twice
+    let inEnvironmentCall = 0
+    let notedInside: Timeout | undefined
     const wrap = (original: TimerFn, name: 'setTimeout' | 'setInterval'): TimerFn => {
       if ((original as any)[PATCHED]) return original
+      // In the vm pools a jsdom, happy-dom or edge-runtime test file's global is that environment's own function, which
+      // sets a Node timer and may return something else: jsdom's and the edge runtime's ids are numbers, happy-dom has
+      // objects of its own for 0 ms. Their Node timer is the one tracked: seen when the environment calls the wrapped
+      // Node function, or else as what it returns, or as the timer whose id it took (the edge runtime's context keeps
+      // the Node function it was made with, before this ran in a worker's first test file).
+      const isNodeFunction = original === timers[name]
       const wrapped = {
         [name](this: unknown, callback: unknown) {
-          // eslint-disable-next-line prefer-rest-params -- the arguments pass through as they are, without an array
-          const timer = (original as Function).apply(this, arguments) as Timeout
-          // past the test's budget no stack is taken anyway: nothing to tell apart
-          const scope = ledger.current
-          // made outside any test, or by a callback of an earlier scope's timer: its callback runs for that owner
-          if (scope.kind !== 'test' || scope !== ledger.running) ledger.callbackOwners.set(timer, scope)
-          if (!ledger.hasStackBudget('timers', scope)) {
-            ledger.noteOverBudget(timer, timersProbe, scope)
+          if (isNodeFunction) {
+            // eslint-disable-next-line prefer-rest-params -- the arguments pass through as they are, without an array
+            const timer = (original as Function).apply(this, arguments) as Timeout
+            if (inEnvironmentCall > 0) notedInside = timer
+            noteTimer(timer, callback)
             return timer
           }
-          if (typeof callback !== 'function') {
-            ledger.note(timer, timersProbe, wrapped)
-            return timer
+          inEnvironmentCall++
+          let made: { result: unknown; idTakenOf: Timeout | undefined }
+          try {
+            // eslint-disable-next-line prefer-rest-params
+            made = callSeeingTimerIds(original, this, arguments)
+          } finally {
+            inEnvironmentCall--
           }
-          const sighting = callbacks.get(callback)
-          if (sighting === Sighting.Node) {
-            ledger.note(timer, timersProbe, wrapped, true)
-            return timer
-          }
-          const stack = ledger.note(timer, timersProbe, wrapped)
-          if (sighting === undefined) callbacks.set(callback, Sighting.Once)
-          else if (sighting === Sighting.Once && stack) callbacks.set(callback, isNodeFile(stack.sites?.[0]?.getFileName()) ? Sighting.Node : Sighting.Other)
-          return timer
+          const inside = notedInside
+          notedInside = undefined
+          const result = made.result as Timeout
+          const timer = typeof result?._idleTimeout === 'number' ? result : made.idTakenOf
+          if (timer && timer !== inside && typeof timer._idleTimeout === 'number') noteTimer(timer, callback)
+          return result
         },
       }[name] as TimerFn
+      const noteTimer = (timer: Timeout, callback: unknown): void => {
+        const scope = ledger.current
+        // made outside any test, or by a callback of an earlier scope's timer: its callback runs for that owner
+        if (scope.kind !== 'test' || scope !== ledger.running) ledger.callbackOwners.set(timer, scope)
+        // past the test's budget no stack is taken anyway: nothing to tell apart
+        if (!ledger.hasStackBudget('timers', scope)) {
+          ledger.noteOverBudget(timer, timersProbe, scope)
+          return
+        }
+        if (typeof callback !== 'function') {
+          ledger.note(timer, timersProbe, wrapped)
+          return
+        }
+        const sighting = callbacks.get(callback)
+        if (sighting === Sighting.Node) {
+          ledger.note(timer, timersProbe, wrapped, true)
+          return
+        }
+        const stack = ledger.note(timer, timersProbe, wrapped)
+        if (sighting === undefined) callbacks.set(callback, Sighting.Once)
+        else if (sighting === Sighting.Once && stack) callbacks.set(callback, isNodeFile(stack.sites?.[0]?.getFileName()) ? Sighting.Node : Sighting.Other)
+      }
       Object.defineProperty(wrapped, PATCHED, { value: original })
       const custom = (original as any)[promisify.custom]
       if (custom) Object.defineProperty(wrapped, promisify.custom, { value: custom, configurable: true })
@@ -101,6 +130,10 @@ export const timersProbe: Probe<Timeout> = {
     return () => {
       for (const fn of undo) fn()
     }
+  },
+
+  foreign(sites) {
+    return isCreatedByVitest(sites) || isCreatedByVitest(pastEnvironmentTimer(sites))
   },
 
   state(timer, ctx) {
@@ -169,6 +202,66 @@ function dueIn(timer: Timeout): number {
 /** A callback function seen once; seen twice, passed by Node's own code (its timers take no stack), or by anyone else. */
 const Sighting = { Once: 1, Node: 2, Other: 3 } as const
 type Sighting = (typeof Sighting)[keyof typeof Sighting]
+
+let timeoutPrototype: object | null | undefined
+
+/**
+ * Calls an environment's timer function, and tells which Node timer had its id taken (`timer[Symbol.toPrimitive]()`,
+ * what makes a number of a Node timer) during the call: the Timeout prototype's method is replaced for the length of
+ * the call only.
+ */
+function callSeeingTimerIds(fn: Function, self: unknown, args: IArguments): { result: unknown; idTakenOf: Timeout | undefined } {
+  if (timeoutPrototype === undefined) timeoutPrototype = timeoutPrototypeOf()
+  const own = timeoutPrototype ? Object.getOwnPropertyDescriptor(timeoutPrototype, Symbol.toPrimitive) : undefined
+  if (!timeoutPrototype || !own || typeof own.value !== 'function') return { result: fn.apply(self, args), idTakenOf: undefined }
+  let idTakenOf: Timeout | undefined
+  const toPrimitive = own.value as (this: Timeout) => number
+  Object.defineProperty(timeoutPrototype, Symbol.toPrimitive, {
+    ...own,
+    value(this: Timeout) {
+      idTakenOf = this
+      return toPrimitive.call(this)
+    },
+  })
+  let result: unknown
+  try {
+    result = fn.apply(self, args)
+  } finally {
+    Object.defineProperty(timeoutPrototype, Symbol.toPrimitive, own)
+  }
+  return { result, idTakenOf }
+}
+
+/** The prototype of Node's timers, from one made and cleared at once with Node's own setTimeout (not the wrapper). */
+function timeoutPrototypeOf(): object | null {
+  try {
+    const setTimeout = ((timers.setTimeout as any)[PATCHED] ?? timers.setTimeout) as typeof timers.setTimeout
+    const timer = setTimeout(() => {}, 0)
+    timers.clearTimeout(timer)
+    return Object.getPrototypeOf(timer) as object
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The frames after an environment's own `setTimeout`/`setInterval` (jsdom's and happy-dom's windows, the edge
+ * runtime's context, whose function has no file), when the Node timer was set by one; undefined otherwise. In the vm
+ * pools with such an environment, Vitest's own timers (its task-update throttle, its hook timeouts) go through that
+ * function to Node's: past it, the caller tells whose timer it is.
+ */
+function pastEnvironmentTimer(sites: CallSites | undefined): CallSites | undefined {
+  if (!sites) return undefined
+  for (let i = 0; i < sites.length; i++) {
+    const site = sites[i]!
+    const file = site.getFileName() ?? ''
+    if (file === '' || /(?:^|\.)set(?:Timeout|Interval)$/.test(site.getFunctionName() ?? '')) return sites.slice(i + 1)
+    // only a package's frames (the environment's, on its way to Node's setTimeout) come before that function
+    if (isOwn(file)) continue
+    if (!/[\\/]node_modules[\\/]/.test(file) || isVitestFile(file)) return undefined
+  }
+  return undefined
+}
 
 function isNodeFile(file: string | null | undefined): boolean {
   return typeof file === 'string' && file.startsWith('node:')

@@ -2,7 +2,7 @@ import type { Leak } from '../check.js'
 import type { Description, JudgeContext, LeakRecord, Scope } from '../ledger/ledger.js'
 import type { LeakKind } from '../../shared/options.js'
 import { lastCallInto } from '../stacks/library-calls.js'
-import { formatCallSites, CAPTURE_LIMIT, hasUserFrame, isVitestFile, libraryOf, stackCutAt, type CallSites } from '../stacks/stack.js'
+import { formatCallSites, CAPTURE_LIMIT, framesForReport, hasUserFrame, isVitestFile, libraryOf, stackCutAt, type CallSites } from '../stacks/stack.js'
 import { isTracing, traceToUserCode } from '../stacks/trace.js'
 
 /** One leftover resource. Its stack is where the resource was created, so Vitest draws the code frame there. */
@@ -50,6 +50,8 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   const created = `${use ? usedIn(record, use.owner, scope) : createdIn(record, scope)}${library ? ` (through ${library})` : ''}`
   const count = total > 1 ? ` (${index + 1} of ${total} leaks)` : ''
   let frames = formatCallSites(sites)
+  // what the error hands to Vitest: each stack cut down on its own (see framesForReport)
+  let reported = framesForReport(frames)
   // No frame of the user's own. Trace mode follows the async trigger chain back to the user's call. Without it: a
   // stack cut short says so; one made while a module loaded says so; one a library made on a later tick of the
   // user's call into it (chokidar's watchers after an fs round trip) shows that call, when the library constructed an
@@ -63,14 +65,18 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
     const cut = origin || loading ? undefined : cutAt(sites)
     const call = origin || cut || loading ? undefined : lastCallInto(library, record.owner)
     if (origin) {
-      frames = [...frames, ...formatCallSites(origin.sites)]
+      const traced = formatCallSites(origin.sites)
+      frames = [...frames, ...traced]
+      reported = [...reported, ...framesForReport(traced)]
       later = `created on a later tick, ${origin.hops} async step${origin.hops === 1 ? '' : 's'} after your call (the last frames below)`
     } else if (loading) {
       later = `no frame of your code: ${loading} made it while its module loaded (its top-level code ran when it was first imported), not a call of yours (the import that loaded it is not on its stack)`
     } else if (cut) {
       later = `no frame of your code in its stack, which was cut at ${cut} frames${library ? `, all in ${library} or Node` : ''} (kept short to stay cheap): it was made deeper inside your call; run with VITEST_LEAKS_TRACE=1 to keep whole stacks`
     } else if (call) {
-      frames = [...formatCallSites(call.sites), ...frames]
+      const called = formatCallSites(call.sites)
+      frames = [...called, ...frames]
+      reported = [...framesForReport(called), ...reported]
       const where = call.scope === record.owner ? '' : ` (in ${describeScope(call.scope)})`
       later = `${library} made it on a later tick, out of your stack: the first frames are your last call that constructed a ${library} object${where}, the last ones ${library}'s own`
     } else if (!isTracing() && frames.length > 0) {
@@ -89,7 +95,7 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   ].join('\n')
   const error = new LeakError(message)
   const shown = frames.length > 0 ? frames : fallback
-  error.stack = [`LeakError: ${message}`, ...shown].join('\n')
+  error.stack = [`LeakError: ${message}`, ...(frames.length > 0 ? reported : framesForReport(fallback))].join('\n')
   return { error, kind: record.probe.kind, what: description.what, state, frames: shown }
 }
 

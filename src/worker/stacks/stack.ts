@@ -162,6 +162,34 @@ export function formatCallSites(sites: CallSites | undefined): string[] {
 const PACKAGE_IN_PATH = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/g
 
 /**
+ * The frames a leak's error carries to Vitest, from one printed stack: the user's own, and of each call into a library
+ * only its first frame (where, inside that package, the resource was made or the next package was called); none of
+ * Vitest's own (its runner calling the test) unless nothing else is left. Vitest's main process reads the file of
+ * every frame it is handed, to map it and to look for a code frame: a library's inner frames in a bundled CLI of
+ * 20 MB cost seconds per test file, and say nothing its first frame does not. The full frames still serve ignore
+ * rules (`stack`) and the leak's location.
+ */
+export function framesForReport(frames: string[]): string[] {
+  const packages = frames.map((line) => {
+    const file = parseFrame(line)?.file
+    return file === undefined ? undefined : packageOf(file)
+  })
+  const kept = frames.filter((line, index) => {
+    const name = packages[index]
+    if (name === undefined) return true
+    if (isVitestFile(parseFrame(line)!.file)) return false
+    // the frame above it (what it called) is in another package, or is the user's: the first frame of this call
+    return index === 0 || packages[index - 1] !== name
+  })
+  return kept.length > 0 ? kept : frames.slice(0, 1)
+}
+
+function packageOf(file: string): string | undefined {
+  const matches = [...file.matchAll(PACKAGE_IN_PATH)]
+  return matches.at(-1)?.[1]?.replace(/\\/g, '/')
+}
+
+/**
  * The package whose code created the resource, when the nearest frame outside node is in node_modules (express's
  * `app.listen`, ws's `new WebSocketServer`): messages say "created through express" so the user knows whose call
  * to look for.
@@ -171,9 +199,7 @@ export function libraryOf(sites: CallSites | undefined): string | undefined {
   for (const site of sites) {
     const file = fileOf(site)
     if (isInternal(file) || isOwn(file)) continue
-    const matches = [...file.matchAll(PACKAGE_IN_PATH)]
-    const last = matches.at(-1)
-    return last ? last[1]!.replace(/\\/g, '/') : undefined
+    return packageOf(file)
   }
   return undefined
 }
