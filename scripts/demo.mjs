@@ -167,9 +167,12 @@ function summarize(report, hookErrors) {
     const leaks = test.messages.filter(isLeakError)
     const others = test.messages.filter((m) => !isLeakError(m))
     caught.push({ where: `test "${test.name}"`, leaks })
-    if (test.status !== 'failed' || leaks.length === 0) problems.push(`missed leak: "${test.name}" ${test.status}; expected a LeakError for a ${expected.kind}`)
-    else if (leaks.length !== 1) problems.push(`"${test.name}": expected 1 LeakError (${expected.kind}), got ${leaks.length}: ${leaks.map(headline).join(' | ')}`)
-    else if (!headline(leaks[0]).startsWith(expected.kind)) problems.push(`"${test.name}": expected a LeakError for a ${expected.kind}, got: ${headline(leaks[0])}`)
+    if (test.status !== 'failed' || leaks.length === 0)
+      problems.push(`missed leak: "${test.name}" ${test.status}; expected a LeakError for a ${expected.kind}`)
+    else if (leaks.length !== 1)
+      problems.push(`"${test.name}": expected 1 LeakError (${expected.kind}), got ${leaks.length}: ${leaks.map(headline).join(' | ')}`)
+    else if (!headline(leaks[0]).startsWith(expected.kind))
+      problems.push(`"${test.name}": expected a LeakError for a ${expected.kind}, got: ${headline(leaks[0])}`)
     for (const other of others) problems.push(`"${test.name}" also failed with a non-leak error: ${other.split('\n')[0]}`)
   }
   const cleanTests = leakyTests.filter((t) => !EXPECTED_TEST_LEAKS.some((e) => e.test === t.name))
@@ -183,13 +186,21 @@ function summarize(report, hookErrors) {
     const entry = leakyHooks.find((e) => e.suite === expected.suite)
     const leaks = (entry?.errors ?? []).map((e) => e.stack ?? `${e.name}: ${e.message}`).filter(isLeakError)
     caught.push({ where: `suite "${expected.suite}" (after its last test)`, leaks })
-    if (leaks.length === 0) problems.push(`missed leak: suite "${expected.suite}" did not fail; expected a LeakError for a ${expected.kind} started in its beforeAll`)
-    else if (leaks.length !== 1) problems.push(`suite "${expected.suite}": expected 1 LeakError, got ${leaks.length}: ${leaks.map(headline).join(' | ')}`)
-    else if (!headline(leaks[0]).startsWith(expected.kind)) problems.push(`suite "${expected.suite}": expected a LeakError for a ${expected.kind}, got: ${headline(leaks[0])}`)
+    if (leaks.length === 0)
+      problems.push(
+        `missed leak: suite "${expected.suite}" did not fail; expected a LeakError for a ${expected.kind} started in its beforeAll`,
+      )
+    else if (leaks.length !== 1)
+      problems.push(`suite "${expected.suite}": expected 1 LeakError, got ${leaks.length}: ${leaks.map(headline).join(' | ')}`)
+    else if (!headline(leaks[0]).startsWith(expected.kind))
+      problems.push(`suite "${expected.suite}": expected a LeakError for a ${expected.kind}, got: ${headline(leaks[0])}`)
   }
   for (const entry of leakyHooks) {
     if (entry.suite !== null && EXPECTED_SUITE_LEAKS.some((e) => e.suite === entry.suite)) continue
-    for (const error of entry.errors) problems.push(`unexpected error in ${entry.suite === null ? LEAKY_FILE : `suite "${entry.suite}"`}: ${error.name}: ${error.message.split('\n')[0]}`)
+    for (const error of entry.errors)
+      problems.push(
+        `unexpected error in ${entry.suite === null ? LEAKY_FILE : `suite "${entry.suite}"`}: ${error.name}: ${error.message.split('\n')[0]}`,
+      )
   }
 
   // --- the fixed file: everything passes, no suite or file errors
@@ -200,7 +211,10 @@ function summarize(report, hookErrors) {
     problems.push(`false alarm: "${test.name}" in ${FIXED_FILE} ${test.status}: ${first}`)
   }
   for (const entry of hookEntriesOf(FIXED_FILE)) {
-    for (const error of entry.errors) problems.push(`false alarm in ${FIXED_FILE}${entry.suite === null ? '' : `, suite "${entry.suite}"`}: ${error.name}: ${error.message.split('\n')[0]}`)
+    for (const error of entry.errors)
+      problems.push(
+        `false alarm in ${FIXED_FILE}${entry.suite === null ? '' : `, suite "${entry.suite}"`}: ${error.name}: ${error.message.split('\n')[0]}`,
+      )
   }
   for (const error of hookErrors.unhandled) problems.push(`unhandled error during the run: ${error.name}: ${error.message.split('\n')[0]}`)
 
@@ -211,7 +225,7 @@ function summarize(report, hookErrors) {
   const totalLeaks = caught.reduce((sum, c) => sum + c.leaks.length, 0)
   const failedLeaky = leakyTests.filter((t) => t.status === 'failed').length
   out.push(
-    ` ${leaky?.status === 'failed' ? red('✗') : yellow('?')} ${bold(`test/${LEAKY_FILE}`)} ${leaky?.status === 'failed' ? 'failed' : leaky?.status ?? 'did not run'}` +
+    ` ${leaky?.status === 'failed' ? red('✗') : yellow('?')} ${bold(`test/${LEAKY_FILE}`)} ${leaky?.status === 'failed' ? 'failed' : (leaky?.status ?? 'did not run')}` +
       ` with ${bold(`${totalLeaks} leak error${totalLeaks === 1 ? '' : 's'}`)}: ${failedLeaky} test${failedLeaky === 1 ? '' : 's'} and ${EXPECTED_SUITE_LEAKS.length} suite left something open`,
   )
   for (const { where, leaks } of caught) {

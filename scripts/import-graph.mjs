@@ -50,7 +50,10 @@ const half = (file) => name(file).split('/')[0]
 for (const [file, targets] of graph) {
   for (const target of targets) {
     const [from, to] = [half(file), half(target)]
-    const crosses = (from === 'plugin' && to === 'worker') || (from === 'worker' && to === 'plugin') || (from === 'shared' && (to === 'plugin' || to === 'worker'))
+    const crosses =
+      (from === 'plugin' && to === 'worker') ||
+      (from === 'worker' && to === 'plugin') ||
+      (from === 'shared' && (to === 'plugin' || to === 'worker'))
     if (crosses) problems.push(`${name(file)} imports ${name(target)}: ${from}/ must not import ${to}/`)
   }
 }

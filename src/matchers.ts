@@ -16,7 +16,9 @@ async function loadMatcher(): Promise<typeof Matcher> {
   } catch (error) {
     showInternalError(error)
     return () => {
-      throw new Error('vitest-leaks could not load in this worker (its internal error is shown above): toHaveNoOpenSockets() cannot check anything')
+      throw new Error(
+        'vitest-leaks could not load in this worker (its internal error is shown above): toHaveNoOpenSockets() cannot check anything',
+      )
     }
   }
 }

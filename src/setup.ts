@@ -28,7 +28,9 @@ function hasNodeResources(): boolean {
   }
   if (!flags[said]) {
     flags[said] = true
-    console.warn('vitest-leaks: this environment has no Node process APIs (browser mode?), so there is nothing to check; the plugin does nothing here.')
+    console.warn(
+      'vitest-leaks: this environment has no Node process APIs (browser mode?), so there is nothing to check; the plugin does nothing here.',
+    )
   }
   return false
 }

@@ -54,7 +54,9 @@ describe('modes', () => {
     const text = summary(run)
     expect(text).toContain('3 leaks (mode warn: reported, not failing) in 3 tests: 2 timers, 1 server')
     expect(text).toMatch(/leaky\.test\.ts > leaves a server: TCP server listening on 127\.0\.0\.1:\d+ \(leaky\.test\.ts:7:42\)/)
-    expect(text).toContain('leaky.test.ts > legacy > leaves an interval: setInterval timer (1000 ms, callback anonymous) (leaky.test.ts:25:5)')
+    expect(text).toContain(
+      'leaky.test.ts > legacy > leaves an interval: setInterval timer (1000 ms, callback anonymous) (leaky.test.ts:25:5)',
+    )
   })
 
   test('VITEST_LEAKS=warn turns a failing run into a reporting one', async () => {
@@ -79,7 +81,11 @@ describe('modes', () => {
 describe('ignore rules in the config', () => {
   test('by kind and stack pattern, and by test name; each counted with its reason', async () => {
     const run = await runVitest('adoption', { args: ['--config', 'ignore.config.ts'] })
-    expect(states(run), run.output).toMatchObject({ 'leaves a server': 'passed', 'leaves a timer': 'failed', 'legacy > leaves an interval': 'passed' })
+    expect(states(run), run.output).toMatchObject({
+      'leaves a server': 'passed',
+      'leaves a timer': 'failed',
+      'legacy > leaves an interval': 'passed',
+    })
     expect(summary(run)).toBe(
       [
         'vitest-leaks  1 leak failed 1 test: 1 timer',
@@ -119,7 +125,9 @@ describe('report file', () => {
       args: ['--reporter=junit', '--outputFile.junit=.out/junit.xml', '--reporter=json', '--outputFile.json=.out/results.json'],
     })
     const junit = readFileSync(join(dir, '.out/junit.xml'), 'utf8')
-    expect(junit).toMatch(/<testcase [^>]*name="leaves a server"[^>]*>\s*<failure message="TCP server listening on 127\.0\.0\.1:\d+ outlived the test that created it/)
+    expect(junit).toMatch(
+      /<testcase [^>]*name="leaves a server"[^>]*>\s*<failure message="TCP server listening on 127\.0\.0\.1:\d+ outlived the test that created it/,
+    )
     const json = JSON.parse(readFileSync(join(dir, '.out/results.json'), 'utf8'))
     const assertions = json.testResults.flatMap((r: { assertionResults: unknown[] }) => r.assertionResults)
     const timer = assertions.find((a: { title: string }) => a.title === 'leaves a timer')
@@ -130,13 +138,19 @@ describe('report file', () => {
 
 test('leaks become GitHub annotations at the line that created them', async () => {
   const run = await runVitest('adoption', { args: ['--reporter=github-actions'], env: { GITHUB_ACTIONS: 'true' } })
-  expect(run.output).toMatch(/::error file=.*leaky\.test\.ts,title=leaky\.test\.ts > leaves a timer,line=15,column=3::LeakError: setTimeout timer \(60000 ms, callback anonymous\) outlived the test that created it/)
+  expect(run.output).toMatch(
+    /::error file=.*leaky\.test\.ts,title=leaky\.test\.ts > leaves a timer,line=15,column=3::LeakError: setTimeout timer \(60000 ms, callback anonymous\) outlived the test that created it/,
+  )
 })
 
 describe('baseline', () => {
-  test('update records today\'s leaks; later runs fail only on new ones and say when a recorded one is gone', async () => {
+  test("update records today's leaks; later runs fail only on new ones and say when a recorded one is gone", async () => {
     const dir = copyFixture()
-    const recorded = await runVitest('adoption', { cwd: dir, args: ['--config', 'baseline.config.ts'], env: { VITEST_LEAKS_BASELINE: 'update' } })
+    const recorded = await runVitest('adoption', {
+      cwd: dir,
+      args: ['--config', 'baseline.config.ts'],
+      env: { VITEST_LEAKS_BASELINE: 'update' },
+    })
     expect(recorded.exitCode, recorded.output).toBe(0)
     expect(summary(recorded)).toContain('recorded 3 known leaks in .out/baseline.json')
     const baseline = JSON.parse(readFileSync(join(dir, '.out/baseline.json'), 'utf8'))
@@ -155,7 +169,10 @@ describe('baseline', () => {
     writeFileSync(
       source,
       readFileSync(source, 'utf8')
-        .replace("test('leaves a timer', () => {\n  setTimeout(() => {}, 60_000)", "test('leaves a timer', () => {\n  clearTimeout(setTimeout(() => {}, 60_000))")
+        .replace(
+          "test('leaves a timer', () => {\n  setTimeout(() => {}, 60_000)",
+          "test('leaves a timer', () => {\n  clearTimeout(setTimeout(() => {}, 60_000))",
+        )
         .replace("test('clean', () => {})", "test('clean', async () => {\n  await listen()\n})"),
     )
     const later = await runVitest('adoption', { cwd: dir, args: ['--config', 'baseline.config.ts'] })
@@ -194,7 +211,11 @@ describe('cleanup', () => {
   test('on: what leaked is closed, so the next test is not broken and the child is gone', async () => {
     const dir = copyFixture()
     const pidFile = join(dir, 'child.pid')
-    const run = await runVitest('adoption', { cwd: dir, args: ['--config', 'cleanup.config.ts'], env: { CLEANUP: 'true', PID_FILE: pidFile } })
+    const run = await runVitest('adoption', {
+      cwd: dir,
+      args: ['--config', 'cleanup.config.ts'],
+      env: { CLEANUP: 'true', PID_FILE: pidFile },
+    })
     expect(states(run), run.output).toEqual({
       'leaves an interval that would throw in the next test': 'failed',
       'leaves a child process running': 'failed',
@@ -214,7 +235,10 @@ describe('cleanup', () => {
       'awaits the promise of that timeout': 'passed',
       'leaves a client connection open': 'failed',
     })
-    expect(run.modules.flatMap((m) => [...m.errors, ...m.suites.flatMap((s) => s.errors)]).map((e) => e.message), run.output).toEqual([])
+    expect(
+      run.modules.flatMap((m) => [...m.errors, ...m.suites.flatMap((s) => s.errors)]).map((e) => e.message),
+      run.output,
+    ).toEqual([])
     expect(run.unhandled, run.output).toEqual([])
   })
 
@@ -222,7 +246,10 @@ describe('cleanup', () => {
     const dir = copyFixture()
     const pidFile = join(dir, 'child.pid')
     const run = await runVitest('adoption', { cwd: dir, args: ['--config', 'cleanup.config.ts'], env: { PID_FILE: pidFile } })
-    expect(run.unhandled.map((e) => e.message), run.output).toContain('a leaked interval fired in the next test')
+    expect(
+      run.unhandled.map((e) => e.message),
+      run.output,
+    ).toContain('a leaked interval fired in the next test')
     const pid = Number(readFileSync(pidFile, 'utf8'))
     if (existsSync(pidFile) && pidAlive(pid)) process.kill(pid)
   })

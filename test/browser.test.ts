@@ -12,8 +12,10 @@ import { FIXTURES, runVitest, type RunOutcome } from './support/run-vitest.js'
 const CHROMIUM = '/usr/bin/chromium'
 const FIXTURE = join(FIXTURES, 'browser-mode')
 
-const PLUGIN_NOTICE = /vitest-leaks: projects? .* in browser mode, where there are no Node resources to check; the plugin does nothing there\./g
-const SETUP_NOTICE = /vitest-leaks: this environment has no Node process APIs \(browser mode\?\), so there is nothing to check; the plugin does nothing here\./g
+const PLUGIN_NOTICE =
+  /vitest-leaks: projects? .* in browser mode, where there are no Node resources to check; the plugin does nothing there\./g
+const SETUP_NOTICE =
+  /vitest-leaks: this environment has no Node process APIs \(browser mode\?\), so there is nothing to check; the plugin does nothing here\./g
 
 /** The browser tests' states, once per browser instance that ran them. */
 function browserTests(instances: number): Record<string, string[]> {
@@ -28,7 +30,7 @@ function browserTests(instances: number): Record<string, string[]> {
 /** Each test's states in the files under `dir`: one per project that ran it. */
 function states(run: RunOutcome, dir: string): Record<string, string[]> {
   const found: Record<string, string[]> = {}
-  for (const module of run.modules.filter((m) => m.file.startsWith(join(FIXTURE, dir) + '/'))) {
+  for (const module of run.modules.filter((m) => m.file.startsWith(`${join(FIXTURE, dir)}/`))) {
     for (const test of module.tests) (found[test.name] ??= []).push(test.state)
   }
   return found
@@ -42,7 +44,7 @@ function count(output: string, notice: RegExp): number {
 function expectNoTrouble(run: RunOutcome): void {
   expect(run.output, run.output).not.toContain('internal error')
   expect(run.unhandled, run.output).toEqual([])
-  for (const module of run.modules.filter((m) => m.file.startsWith(join(FIXTURE, 'browser') + '/'))) {
+  for (const module of run.modules.filter((m) => m.file.startsWith(`${join(FIXTURE, 'browser')}/`))) {
     expect(module.errors, `${module.file}\n${run.output}`).toEqual([])
   }
 }
@@ -50,7 +52,9 @@ function expectNoTrouble(run: RunOutcome): void {
 /** Each test fails (never skips) without the browser: CI installs it. */
 function requireChromium(): void {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`test/browser.test.ts runs Vitest in Debian's Chromium at ${CHROMIUM}, which is not installed: apt-get install chromium (.ci/run does it)`)
+    throw new Error(
+      `test/browser.test.ts runs Vitest in Debian's Chromium at ${CHROMIUM}, which is not installed: apt-get install chromium (.ci/run does it)`,
+    )
   }
 }
 
@@ -82,7 +86,10 @@ describe('browser mode, in a real Chromium', () => {
   test('a Node project and a browser project: the Node leak still fails, the browser project runs untouched', async () => {
     requireChromium()
     const run = await runVitest('browser-mode', { args: ['--config', 'projects.config.ts'] })
-    expect(states(run, 'node'), run.output).toEqual({ 'leaks: an interval never cleared': ['failed'], 'an interval cleared is fine': ['passed'] })
+    expect(states(run, 'node'), run.output).toEqual({
+      'leaks: an interval never cleared': ['failed'],
+      'an interval cleared is fine': ['passed'],
+    })
     const node = run.modules.find((m) => m.file === join(FIXTURE, 'node/timer.test.ts'))!
     expect(checkMarkers(node), run.output).toEqual([])
     expect(states(run, 'browser'), run.output).toEqual(browserTests(1))

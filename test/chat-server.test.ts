@@ -25,12 +25,23 @@ const LEAKY: Record<string, Expected> = {
     ],
   },
   'idle clients > disconnects a client that says nothing': {
-    errors: [{ text: /^TCP socket 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ outlived the test that created it\n {2}now: .*0 bytes read, 0 bytes written/, at: 'await connect(chat)' }],
+    errors: [
+      {
+        text: /^TCP socket 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ outlived the test that created it\n {2}now: .*0 bytes read, 0 bytes written/,
+        at: 'await connect(chat)',
+      },
+    ],
   },
   'shutdown > says goodbye to every client still connected': {
     errors: [
-      { text: /^TCP socket .* outlived the test that created it \(1 of 2 leaks\)\n {2}now: .*; with it: connection accepted on /, at: "await join(chat, 'alice')" },
-      { text: /^TCP socket .* outlived the test that created it \(2 of 2 leaks\)\n {2}now: .*; with it: connection accepted on /, at: "await join(chat, 'bob')" },
+      {
+        text: /^TCP socket .* outlived the test that created it \(1 of 2 leaks\)\n {2}now: .*; with it: connection accepted on /,
+        at: "await join(chat, 'alice')",
+      },
+      {
+        text: /^TCP socket .* outlived the test that created it \(2 of 2 leaks\)\n {2}now: .*; with it: connection accepted on /,
+        at: "await join(chat, 'bob')",
+      },
     ],
   },
 }
@@ -72,7 +83,9 @@ describe('examples/chat-server (retainedSockets: true)', () => {
     expect(outcome, run.output).toBeDefined()
     const expected = LEAKY[name]!
     expect(outcome!.state, run.output).toBe(expected.errors.length > 0 ? 'failed' : 'passed')
-    expect(outcome!.errors.map((e) => e.message).join('\n---\n'), run.output).toMatch(expected.errors.length > 0 ? /LeakError|outlived/ : /^$/)
+    expect(outcome!.errors.map((e) => e.message).join('\n---\n'), run.output).toMatch(
+      expected.errors.length > 0 ? /LeakError|outlived/ : /^$/,
+    )
     expect(outcome!.errors.length, outcome!.errors.map((e) => e.message).join('\n---\n')).toBe(expected.errors.length)
     for (const [index, { text, at }] of expected.errors.entries()) {
       const error = outcome!.errors[index]!

@@ -11,7 +11,9 @@ function stateOf(run: RunOutcome, name: string): string | undefined {
 }
 
 function messages(run: RunOutcome): string[] {
-  return run.modules.flatMap((m) => [...m.errors, ...m.suites.flatMap((s) => s.errors), ...m.tests.flatMap((t) => t.errors)]).map((e) => e.message)
+  return run.modules
+    .flatMap((m) => [...m.errors, ...m.suites.flatMap((s) => s.errors), ...m.tests.flatMap((t) => t.errors)])
+    .map((e) => e.message)
 }
 
 describe.each(['threads', 'vmThreads'])('pool %s', (pool) => {
@@ -21,7 +23,10 @@ describe.each(['threads', 'vmThreads'])('pool %s', (pool) => {
     const notes = run.output.match(/the fd snapshot \(kind `descriptors`\) is not taken there/g) ?? []
     expect(notes, run.output).toHaveLength(1)
     expect(run.output).toContain(`pool '${pool}' runs test files in worker threads that share one descriptor table`)
-    expect(messages(run).filter((m) => /^file descriptor \d+ \(/.test(m)), run.output).toEqual([])
+    expect(
+      messages(run).filter((m) => /^file descriptor \d+ \(/.test(m)),
+      run.output,
+    ).toEqual([])
     expect(stateOf(run, 'leaks: a directory from fs.opendirSync never closed'), run.output).toBe('passed')
     expect(stateOf(run, 'DNS lookups and c-ares queries are fine'), run.output).toBe('passed')
   })

@@ -78,22 +78,25 @@ function runOf(version: Version): RunOutcome {
   return runs.get(version.name)!
 }
 
-describe.each(versions.map((version) => [version.name, version] as const))('%s: real libraries against real servers, leaky and clean', (_name, version) => {
-  test('the run used that Vitest and reported every fixture file', () => {
-    const run = runOf(version)
-    if (version.vitest) expect(run.output, run.output).toContain(`v${version.vitest}`)
-    const reported = run.modules.map((m) => m.file.split('/').at(-1))
-    expect(reported.sort(), run.output).toEqual(files.map((f) => `${f}.test.ts`))
-    expect(run.unhandled, run.output).toEqual([])
-  })
+describe.each(versions.map((version) => [version.name, version] as const))(
+  '%s: real libraries against real servers, leaky and clean',
+  (_name, version) => {
+    test('the run used that Vitest and reported every fixture file', () => {
+      const run = runOf(version)
+      if (version.vitest) expect(run.output, run.output).toContain(`v${version.vitest}`)
+      const reported = run.modules.map((m) => m.file.split('/').at(-1))
+      expect(reported.sort(), run.output).toEqual(files.map((f) => `${f}.test.ts`))
+      expect(run.unhandled, run.output).toEqual([])
+    })
 
-  test.each(files)('%s.test.ts: leaks fail their owner at the marked line; clean tests pass', (name) => {
-    const run = runOf(version)
-    const module = run.modules.find((m) => m.file === join(version.fixture, `${name}.test.ts`))
-    expect(module, run.output).toBeDefined()
-    expect(checkMarkers(module!)).toEqual([])
-  })
-})
+    test.each(files)('%s.test.ts: leaks fail their owner at the marked line; clean tests pass', (name) => {
+      const run = runOf(version)
+      const module = run.modules.find((m) => m.file === join(version.fixture, `${name}.test.ts`))
+      expect(module, run.output).toBeDefined()
+      expect(checkMarkers(module!)).toEqual([])
+    })
+  },
+)
 
 // postgres.js opens its connection a microtask after the query is awaited, and `postgres()` constructs nothing Node
 // sees: without trace mode the error names postgres and says how to reach the query's line; trace mode reaches it.
@@ -102,7 +105,10 @@ test('postgres.js: trace mode draws the code frame of the connection its query o
   const file = join(FIXTURES, 'integration', 'postgres.test.ts')
   const leaky = 'leaks: a client whose first query opened its connection, never ended'
   const socketError = (run: RunOutcome) =>
-    run.modules.find((m) => m.file === file)?.tests.find((t) => t.name === leaky)?.errors.find((e) => e.message.includes('TCP socket'))
+    run.modules
+      .find((m) => m.file === file)
+      ?.tests.find((t) => t.name === leaky)
+      ?.errors.find((e) => e.message.includes('TCP socket'))
   expect(socketError(plain)?.message, plain.output).toContain('(through postgres)')
   expect(socketError(plain)?.message).toContain('run with VITEST_LEAKS_TRACE=1 to follow the async chain back to your call')
   const traced = await runVitest('integration', { files: ['postgres.test.ts'], env: { ...env, VITEST_LEAKS_TRACE: '1' } })

@@ -77,19 +77,25 @@ beforeAll(async () => {
     if (version.target) ownCopy(version.target, 'keep-alive')
     installLibraries(version.fixture)
     const these = files.filter((file) => runnable(version, file))
-    runs.set(version.name, await runVitest('keep-alive', { cwd: version.fixture, node: version.node, vitestCli: version.vitestCli, files: these }))
+    runs.set(
+      version.name,
+      await runVitest('keep-alive', { cwd: version.fixture, node: version.node, vitestCli: version.vitestCli, files: these }),
+    )
   }
 })
 
 describe.each(versions.map((version) => [version.name, version] as const))('%s', (_name, version) => {
   // a file this Node cannot run at all is shown as skipped
-  test.each(files.filter((file) => runnable(version, file)))('%s: leaks fail their owner at the marked line with the marked text; the rest pass', (file) => {
-    if (version.missing) throw new Error(version.missing)
-    const run = runs.get(version.name)!
-    expect(run.unhandled, run.output).toEqual([])
-    const module = run.modules.find((m) => m.file === join(version.fixture, file))
-    expect(module, run.output).toBeDefined()
-    expect(checkMarkers(module!), run.output).toEqual([])
-  })
+  test.each(files.filter((file) => runnable(version, file)))(
+    '%s: leaks fail their owner at the marked line with the marked text; the rest pass',
+    (file) => {
+      if (version.missing) throw new Error(version.missing)
+      const run = runs.get(version.name)!
+      expect(run.unhandled, run.output).toEqual([])
+      const module = run.modules.find((m) => m.file === join(version.fixture, file))
+      expect(module, run.output).toBeDefined()
+      expect(checkMarkers(module!), run.output).toEqual([])
+    },
+  )
   test.skip.each(files.filter((file) => !runnable(version, file)).map((file) => [file, NEEDS_NODE[file]]))('%s: needs Node %i', () => {})
 })

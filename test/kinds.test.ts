@@ -10,7 +10,28 @@ beforeAll(async () => {
   run = await runVitest('kinds')
 })
 
-const files = ['servers', 'sockets', 'http-late', 'around-each', 'around-each-nested', 'timers', 'processes', 'watchers', 'libraries', 'clean', 'scopes', 'cleanup-order', 'concurrent', 'listeners', 'listeners-finished', 'listeners-libraries', 'files', 'descriptors', 'tcp-state', 'timing']
+const files = [
+  'servers',
+  'sockets',
+  'http-late',
+  'around-each',
+  'around-each-nested',
+  'timers',
+  'processes',
+  'watchers',
+  'libraries',
+  'clean',
+  'scopes',
+  'cleanup-order',
+  'concurrent',
+  'listeners',
+  'listeners-finished',
+  'listeners-libraries',
+  'files',
+  'descriptors',
+  'tcp-state',
+  'timing',
+]
 
 describe('every kind, leaky and clean, through real Vitest', () => {
   test('the run reported every fixture file', () => {
@@ -49,7 +70,10 @@ describe('listener texts', () => {
   })
 
   test("a library's listeners are one error that names the library and the ignore rule, not process.off", () => {
-    const messages = errorsOf('listeners-libraries.test.ts', "leaks: the same library call again, while the first call's listeners are attached")
+    const messages = errorsOf(
+      'listeners-libraries.test.ts',
+      "leaks: the same library call again, while the first call's listeners are attached",
+    )
     expect(messages).toHaveLength(1)
     expect(messages[0]).toContain("4 listeners on process ('exit', 'SIGINT', 'SIGTERM', 'SIGHUP'), added by one call")
     expect(messages[0]).toContain('(through every-call-hook)')

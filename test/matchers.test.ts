@@ -28,13 +28,20 @@ function moduleOf(run: RunOutcome, file: string) {
 
 describe('registered by the plugin', () => {
   test('the run reported every fixture file, with no unhandled error', () => {
-    expect(plugin.modules.map((m) => m.file.slice(root.length + 1)).sort(), plugin.output).toEqual(['clients.test.ts', 'graceful.test.ts', 'servers.test.ts'])
+    expect(plugin.modules.map((m) => m.file.slice(root.length + 1)).sort(), plugin.output).toEqual([
+      'clients.test.ts',
+      'graceful.test.ts',
+      'servers.test.ts',
+    ])
     expect(plugin.unhandled, plugin.output).toEqual([])
   })
 
-  test.each(['servers.test.ts', 'clients.test.ts', 'graceful.test.ts'])('%s: failures at the marked lines with the marked texts; the rest pass', (file) => {
-    expect(checkMatcherMarkers(moduleOf(plugin, file), root)).toEqual([])
-  })
+  test.each(['servers.test.ts', 'clients.test.ts', 'graceful.test.ts'])(
+    '%s: failures at the marked lines with the marked texts; the rest pass',
+    (file) => {
+      expect(checkMatcherMarkers(moduleOf(plugin, file), root)).toEqual([])
+    },
+  )
 })
 
 describe("alone: setupFiles: ['vitest-leaks/matchers']", () => {
@@ -47,7 +54,9 @@ describe("alone: setupFiles: ['vitest-leaks/matchers']", () => {
     const module = moduleOf(order, 'order/timer.test.ts')
     const states = Object.fromEntries(module.tests.map((t) => [t.name, t.state]))
     expect(states, order.output).toEqual({ 'fails: a timer left pending is still a leak': 'failed', 'and the matcher works': 'passed' })
-    expect(module.tests[0]!.errors[0]?.message, order.output).toMatch(/^setTimeout timer \(10000 ms, callback anonymous\) outlived the test that created it/)
+    expect(module.tests[0]!.errors[0]?.message, order.output).toMatch(
+      /^setTimeout timer \(10000 ms, callback anonymous\) outlived the test that created it/,
+    )
   })
 })
 

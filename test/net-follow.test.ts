@@ -20,13 +20,19 @@ beforeAll(async () => {
 
 describe('through real Vitest', () => {
   test('sockets and retainedSockets both on: a leaked client socket fails its test at the user line', () => {
-    expect(both.modules.map((m) => m.file), both.output).toEqual([join(FIXTURES, 'net-follow', 'both.test.ts')])
+    expect(
+      both.modules.map((m) => m.file),
+      both.output,
+    ).toEqual([join(FIXTURES, 'net-follow', 'both.test.ts')])
     expect(both.unhandled, both.output).toEqual([])
     expect(checkMarkers(both.modules[0]!), both.output).toEqual([])
   })
 
   test('retainedSockets on, the sockets kind off: the retained sockets are still reported', () => {
-    expect(withoutSockets.modules.map((m) => m.file), withoutSockets.output).toEqual([join(FIXTURES, 'retained', 'retained.test.ts')])
+    expect(
+      withoutSockets.modules.map((m) => m.file),
+      withoutSockets.output,
+    ).toEqual([join(FIXTURES, 'retained', 'retained.test.ts')])
     expect(withoutSockets.unhandled, withoutSockets.output).toEqual([])
     expect(checkMarkers(withoutSockets.modules[0]!), withoutSockets.output).toEqual([])
     expect(withoutSockets.output).toContain('5 leaks failed 5 tests: 5 retained sockets')

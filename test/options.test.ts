@@ -39,7 +39,10 @@ test('with the sockets kind off, the descriptors of pooled keep-alive sockets ar
 
 describe('bad options fail the run at startup, naming the option and what is accepted', () => {
   test.each([
-    ['unknown-option.config.ts', 'vitest-leaks: unknown option `kind`. Accepted options: kinds, settleTimeout, cleanup, mode, ignore, report, baseline, trace, retainedSockets, stacksPerTest.'],
+    [
+      'unknown-option.config.ts',
+      'vitest-leaks: unknown option `kind`. Accepted options: kinds, settleTimeout, cleanup, mode, ignore, report, baseline, trace, retainedSockets, stacksPerTest.',
+    ],
     [
       'bad-kind.config.ts',
       "vitest-leaks: option `kinds` must be an array of 'servers', 'sockets', 'udp', 'timers', 'processes', 'workers', 'watchers', 'listeners', 'files', 'descriptors', 'handles'; got \"fds\".",
@@ -48,7 +51,10 @@ describe('bad options fail the run at startup, naming the option and what is acc
     ['bad-mode.config.ts', "vitest-leaks: option `mode` must be one of 'fail', 'warn', 'off'; got \"strict\"."],
     ['bad-retained.config.ts', 'vitest-leaks: option `retainedSockets` must be true or false; got "yes".'],
     ['bad-stacks.config.ts', 'vitest-leaks: option `stacksPerTest` must be a whole number from 0 up, or Infinity; got number -1.'],
-    ['bad-ignore.config.ts', 'vitest-leaks: option `ignore[0].reason` must be a non-empty string saying why the leak is accepted; got undefined undefined.'],
+    [
+      'bad-ignore.config.ts',
+      'vitest-leaks: option `ignore[0].reason` must be a non-empty string saying why the leak is accepted; got undefined undefined.',
+    ],
   ])('%s', async (config, message) => {
     const run = await runVitest('options', { args: ['--config', config] })
     expect(run.exitCode).not.toBe(0)
@@ -82,7 +88,9 @@ describe('stacksPerTest: timers and requests past the budget still fail their te
     )
     expect(frameLine(run, 'churns timers, then leaves one past the budget')).toBeUndefined()
     // listeners: past the first four stacks of an event, a listener of other code than those gets its own stack
-    expect(errorsOf(run, 'listeners past the budget, added by other code')[0]).toMatch(/^'tick' listener on a long-lived EventEmitter outlived the test that created it/)
+    expect(errorsOf(run, 'listeners past the budget, added by other code')[0]).toMatch(
+      /^'tick' listener on a long-lived EventEmitter outlived the test that created it/,
+    )
     expect(frameLine(run, 'listeners past the budget, added by other code')).toBe(24)
     expect(errorsOf(run, 'leaves a timer within the budget')[0]).toMatch(/^setTimeout timer \(60000 ms, callback `early`\)/)
     expect(frameLine(run, 'leaves a timer within the budget')).toBe(14)
@@ -90,9 +98,13 @@ describe('stacksPerTest: timers and requests past the budget still fail their te
     const [busy] = errorsOf(run, 'fetches past the budget, then leaves a body unread')
     expect(busy).toMatch(/^fetch \(undici\) TCP socket .* outlived the test that created it/)
     expect(busy).toMatch(/busy: the response body of GET http:\/\/127\.0\.0\.1:\d+\/big was never read or cancelled/)
-    expect(busy).toContain('(no JavaScript stack: its test had already made 10 HTTP requests, and only that many keep their stack; run with VITEST_LEAKS_STACKS=all to see where this one was made)')
+    expect(busy).toContain(
+      '(no JavaScript stack: its test had already made 10 HTTP requests, and only that many keep their stack; run with VITEST_LEAKS_STACKS=all to see where this one was made)',
+    )
     expect(frameLine(run, 'fetches past the budget, then leaves a body unread')).toBeUndefined()
-    expect(errorsOf(run, 'leaves a body unread within the budget')[0]).toMatch(/busy: the response body of GET http:\/\/127\.0\.0\.1:\d+\/big was never read/)
+    expect(errorsOf(run, 'leaves a body unread within the budget')[0]).toMatch(
+      /busy: the response body of GET http:\/\/127\.0\.0\.1:\d+\/big was never read/,
+    )
     expect(frameLine(run, 'leaves a body unread within the budget')).toBe(51)
   })
 
@@ -110,7 +122,7 @@ describe('stacksPerTest: timers and requests past the budget still fail their te
   })
 })
 
-test('the check may wait for closing resources longer than the hookTimeout: the plugin\'s own hook is not timed', async () => {
+test("the check may wait for closing resources longer than the hookTimeout: the plugin's own hook is not timed", async () => {
   const run = await runVitest('options', { args: ['--config', 'slow-close.config.ts'] })
   expect(states(run), run.output).toEqual({ 'a connection the server closes 400 ms after the test ended it': 'passed' })
   expect(run.output).not.toMatch(/timed out/i)
@@ -125,11 +137,14 @@ test("an error in the plugin's own diagnostics_channel subscriber is shown once 
   expect(run.output).toContain('connection unreadable')
 })
 
-test.each(['onBeforeTryTask', 'onAfterRetryTask'])("tests that ran without the plugin's %s are not passed over in silence", async (method) => {
-  const run = await runVitest('options', { args: ['--config', 'runner-replaced.config.ts'], env: { REPLACED_METHOD: method } })
-  expect(states(run), run.output).toEqual({ 'leaves a timer nobody checks': 'passed' })
-  expect(run.output).toContain("the tests of this file ran without Vitest's onBeforeTryTask or onAfterRetryTask: they were not checked")
-})
+test.each(['onBeforeTryTask', 'onAfterRetryTask'])(
+  "tests that ran without the plugin's %s are not passed over in silence",
+  async (method) => {
+    const run = await runVitest('options', { args: ['--config', 'runner-replaced.config.ts'], env: { REPLACED_METHOD: method } })
+    expect(states(run), run.output).toEqual({ 'leaves a timer nobody checks': 'passed' })
+    expect(run.output).toContain("the tests of this file ran without Vitest's onBeforeTryTask or onAfterRetryTask: they were not checked")
+  },
+)
 
 test("the plugin's own error is shown once, as such, and never fails the user's tests", async () => {
   const run = await runVitest('options', { args: ['--config', 'plugin.config.ts'] })

@@ -25,7 +25,7 @@ const inodeOf = (fd: number) => socketInode(info.fds[String(fd)])!
 describe('/proc/net/tcp', () => {
   const entries = parseNetTable(read('proc-net-tcp.txt'), 'LE')
 
-  test('every line is parsed (other processes\' connections too)', () => {
+  test("every line is parsed (other processes' connections too)", () => {
     expect(entries).toHaveLength(read('proc-net-tcp.txt').trim().split('\n').length - 1)
   })
 
@@ -59,7 +59,10 @@ describe('/proc/net/tcp', () => {
   })
 
   test('the words are those of the host byte order: a big-endian reading differs', () => {
-    const [first] = parseNetTable('  sl  local_address rem_address   st\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 42 1', 'BE')
+    const [first] = parseNetTable(
+      '  sl  local_address rem_address   st\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 42 1',
+      'BE',
+    )
     expect(first?.local).toEqual({ address: '1.0.0.127', port: 8080 })
   })
 })
@@ -101,7 +104,13 @@ describe('lsof -F output (the field format is the same on macOS)', () => {
   const byFd = (fd: number) => files.find((f) => f.fd === String(fd))
 
   test('TCP descriptors: type, name and state', () => {
-    expect(byFd(info.server.fd)).toEqual({ fd: String(info.server.fd), type: 'IPv4', protocol: 'TCP', name: `127.0.0.1:${info.server.port}`, tcpState: 'LISTEN' })
+    expect(byFd(info.server.fd)).toEqual({
+      fd: String(info.server.fd),
+      type: 'IPv4',
+      protocol: 'TCP',
+      name: `127.0.0.1:${info.server.port}`,
+      tcpState: 'LISTEN',
+    })
     expect(byFd(info.established.fd)?.name).toBe(`127.0.0.1:${info.established.localPort}->127.0.0.1:${info.server.port}`)
     expect(byFd(info.halfClosed.fd)?.tcpState).toBe('CLOSE_WAIT')
     expect(byFd(info.established6.fd)).toMatchObject({ type: 'IPv6', tcpState: 'ESTABLISHED' })
@@ -120,5 +129,4 @@ describe('in words', () => {
     expect(explainTcpState('CLOSE_WAIT')).toBe('CLOSE_WAIT: the peer closed its side and this side never called end() or destroy()')
     expect(explainTcpState('ESTABLISHED')).toBe('ESTABLISHED')
   })
-
 })

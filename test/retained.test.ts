@@ -18,7 +18,10 @@ beforeAll(async () => {
 describe.each(pools)('retainedSockets, pool %s', (pool) => {
   test('leaks fail their test at the marked line; clean tests pass', () => {
     const run = runs.get(pool)!
-    expect(run.modules.map((m) => m.file), run.output).toEqual([join(FIXTURES, 'retained', 'retained.test.ts')])
+    expect(
+      run.modules.map((m) => m.file),
+      run.output,
+    ).toEqual([join(FIXTURES, 'retained', 'retained.test.ts')])
     expect(run.unhandled, run.output).toEqual([])
     expect(checkMarkers(run.modules[0]!), run.output).toEqual([])
   })

@@ -28,7 +28,10 @@ interface Checked {
   vitest: { dir: string; version: string } | undefined
 }
 
-const rootTarget = { name: 'root', vitest: (JSON.parse(readFileSync(join(ROOT, 'node_modules/vitest/package.json'), 'utf8')) as { version: string }).version }
+const rootTarget = {
+  name: 'root',
+  vitest: (JSON.parse(readFileSync(join(ROOT, 'node_modules/vitest/package.json'), 'utf8')) as { version: string }).version,
+}
 const targets: Target[] = [rootTarget, ...(TARGETS as Target[])]
 const results = new Map<string, Checked | string>()
 
@@ -43,7 +46,8 @@ function projectFor(target: Target): string {
     return SOURCE
   }
   const problem: string | undefined = installProblem(target)
-  if (problem) throw new Error(`${target.name} (vitest ${target.vitest}) is not prepared: ${problem}. Run \`node scripts/prepare-versions.mjs\`.`)
+  if (problem)
+    throw new Error(`${target.name} (vitest ${target.vitest}) is not prepared: ${problem}. Run \`node scripts/prepare-versions.mjs\`.`)
   const dir = join((targetPaths(target) as { dir: string }).dir, 'types')
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(join(dir, 'node_modules/vitest-leaks'), { recursive: true })
@@ -62,8 +66,13 @@ function tsc(dir: string, config: string): Promise<Checked> {
     child.on('close', (code) => {
       const index = output.split('\n').find((line) => /[\\/]node_modules[\\/]vitest[\\/]dist[\\/]index\.d\.ts$/.test(line.trim()))
       const vitestDir = index?.trim().replace(/[\\/]dist[\\/]index\.d\.ts$/, '')
-      const version = vitestDir ? (JSON.parse(readFileSync(join(vitestDir, 'package.json'), 'utf8')) as { version: string }).version : undefined
-      const errors = output.split('\n').filter((line) => /error TS\d+/.test(line)).join('\n')
+      const version = vitestDir
+        ? (JSON.parse(readFileSync(join(vitestDir, 'package.json'), 'utf8')) as { version: string }).version
+        : undefined
+      const errors = output
+        .split('\n')
+        .filter((line) => /error TS\d+/.test(line))
+        .join('\n')
       resolve({ code, output: errors, vitest: vitestDir && version ? { dir: vitestDir, version } : undefined })
     })
   })
@@ -102,24 +111,27 @@ function resultOf(target: Target, config: string): Checked {
   return result
 }
 
-describe.each(targets.map((target) => [target.name, target.vitest, target] as const))('%s: the types of Vitest %s', (_name, version, target) => {
-  test.each([
-    ['tsconfig.json', '"types": ["vitest-leaks"]'],
-    ['tsconfig.reference.json', '/// <reference types="vitest-leaks" />'],
-    ['tsconfig.setup.json', "import 'vitest-leaks/matchers'"],
-  ])('%s (%s): tsc passes on expect, .not, expect.soft and expect.poll', (config) => {
-    const result = resultOf(target, config)
-    expect(result.vitest?.version, result.output).toBe(version)
-    expect(result.output).toBe('')
-    expect(result.code).toBe(0)
-  })
+describe.each(targets.map((target) => [target.name, target.vitest, target] as const))(
+  '%s: the types of Vitest %s',
+  (_name, version, target) => {
+    test.each([
+      ['tsconfig.json', '"types": ["vitest-leaks"]'],
+      ['tsconfig.reference.json', '/// <reference types="vitest-leaks" />'],
+      ['tsconfig.setup.json', "import 'vitest-leaks/matchers'"],
+    ])('%s (%s): tsc passes on expect, .not, expect.soft and expect.poll', (config) => {
+      const result = resultOf(target, config)
+      expect(result.vitest?.version, result.output).toBe(version)
+      expect(result.output).toBe('')
+      expect(result.code).toBe(0)
+    })
 
-  test('tsconfig.missing.json (no types entry, no reference): tsc fails on every use of the matcher', () => {
-    const result = resultOf(target, 'tsconfig.missing.json')
-    expect(result.vitest?.version, result.output).toBe(version)
-    expect(result.code).not.toBe(0)
-    const errors = result.output.split('\n').filter(Boolean)
-    expect(errors.length).toBeGreaterThanOrEqual(5)
-    for (const error of errors) expect(error).toMatch(/error TS2339: Property 'toHaveNoOpenSockets' does not exist on type/)
-  })
-})
+    test('tsconfig.missing.json (no types entry, no reference): tsc fails on every use of the matcher', () => {
+      const result = resultOf(target, 'tsconfig.missing.json')
+      expect(result.vitest?.version, result.output).toBe(version)
+      expect(result.code).not.toBe(0)
+      const errors = result.output.split('\n').filter(Boolean)
+      expect(errors.length).toBeGreaterThanOrEqual(5)
+      for (const error of errors) expect(error).toMatch(/error TS2339: Property 'toHaveNoOpenSockets' does not exist on type/)
+    })
+  },
+)

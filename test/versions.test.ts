@@ -30,17 +30,42 @@ const files = readdirSync(join(FIXTURES, 'kinds'))
   .map((file) => file.slice(0, -'.test.ts'.length))
   .sort()
 
-type Prepared = { run: RunOutcome; fixture: string; origins: RunOutcome; originsFixture: string; matchers: RunOutcome; standalone: RunOutcome; matchersFixture: string; pools: Map<string, RunOutcome>; poolsFixture: string; retries: RunOutcome; retriesFixture: string; projects: RunOutcome; projectsFixture: string; environments: Map<string, RunOutcome>; environmentsFixture: string; loadFailures: Map<string, RunOutcome>; largeLibrary: RunOutcome; largeLibraryFixture: string } | { missing: string }
+type Prepared =
+  | {
+      run: RunOutcome
+      fixture: string
+      origins: RunOutcome
+      originsFixture: string
+      matchers: RunOutcome
+      standalone: RunOutcome
+      matchersFixture: string
+      pools: Map<string, RunOutcome>
+      poolsFixture: string
+      retries: RunOutcome
+      retriesFixture: string
+      projects: RunOutcome
+      projectsFixture: string
+      environments: Map<string, RunOutcome>
+      environmentsFixture: string
+      loadFailures: Map<string, RunOutcome>
+      largeLibrary: RunOutcome
+      largeLibraryFixture: string
+    }
+  | { missing: string }
 const outcomes = new Map<string, Prepared>()
 const matcherFiles = ['clients', 'graceful', 'servers']
 // On 3.2 and 5.x the vm pools give each test file a new vm context (4.1 keeps one per worker): one worker, so later
 // files run in a later context; and no isolation, where files share the worker's modules
-const versionPoolRuns = POOL_RUNS.filter((run) => ['vmThreads, one worker', 'vmForks, one worker', 'forks, no isolation, one worker'].includes(run.name))
+const versionPoolRuns = POOL_RUNS.filter((run) =>
+  ['vmThreads, one worker', 'vmForks, one worker', 'forks, no isolation, one worker'].includes(run.name),
+)
 
 async function runTarget(target: Target): Promise<void> {
   const problem: string | undefined = installProblem(target)
   if (problem) {
-    outcomes.set(target.name, { missing: `${target.name} (vitest ${target.vitest}) is not prepared: ${problem}. Run \`node scripts/prepare-versions.mjs\`.` })
+    outcomes.set(target.name, {
+      missing: `${target.name} (vitest ${target.vitest}) is not prepared: ${problem}. Run \`node scripts/prepare-versions.mjs\`.`,
+    })
     return
   }
   syncCopies(target) // the current dist/ and fixture files, whatever was copied when the target was installed
@@ -50,11 +75,19 @@ async function runTarget(target: Target): Promise<void> {
   // one Vitest at a time per target: the kinds fixture has timing-sensitive tests
   const matchersFixture = join(paths.fixtures, 'matchers')
   const matchers = await runVitest('matchers', { cwd: matchersFixture, node: paths.node, vitestCli: paths.vitestCli })
-  const standalone = await runVitest('matchers', { cwd: matchersFixture, node: paths.node, vitestCli: paths.vitestCli, args: ['--config', 'standalone.config.ts'] })
+  const standalone = await runVitest('matchers', {
+    cwd: matchersFixture,
+    node: paths.node,
+    vitestCli: paths.vitestCli,
+    args: ['--config', 'standalone.config.ts'],
+  })
   const poolsFixture = join(paths.fixtures, 'pools')
   const pools = new Map<string, RunOutcome>()
   for (const poolRun of versionPoolRuns) {
-    pools.set(poolRun.name, await runVitest('pools', { cwd: poolsFixture, node: paths.node, vitestCli: paths.vitestCli, args: poolRun.args }))
+    pools.set(
+      poolRun.name,
+      await runVitest('pools', { cwd: poolsFixture, node: paths.node, vitestCli: paths.vitestCli, args: poolRun.args }),
+    )
   }
   const retriesFixture = join(paths.fixtures, 'retries')
   const retries = await runVitest('retries', { cwd: retriesFixture, node: paths.node, vitestCli: paths.vitestCli, args: ['--allowOnly'] })
@@ -71,19 +104,55 @@ async function runTarget(target: Target): Promise<void> {
   const environmentsFixture = join(paths.fixtures, 'environments')
   const environments = new Map<string, RunOutcome>()
   for (const envRun of ENVIRONMENT_RUNS) {
-    environments.set(envRun.name, await runVitest('environments', { cwd: environmentsFixture, node: paths.node, vitestCli: paths.vitestCli, args: envRun.args, files: envRun.files }))
+    environments.set(
+      envRun.name,
+      await runVitest('environments', {
+        cwd: environmentsFixture,
+        node: paths.node,
+        vitestCli: paths.vitestCli,
+        args: envRun.args,
+        files: envRun.files,
+      }),
+    )
   }
   const loadFailureFixture = join(paths.fixtures, 'load-failure')
   const loadFailures = new Map<string, RunOutcome>()
   for (const failure of LOAD_FAILURE_RUNS) {
-    breakPackage(loadFailureFixture, join(paths.dir, 'node_modules', 'vitest-leaks', 'package.json'), join(paths.dir, 'node_modules', 'vitest-leaks', 'dist'), failure.broken)
-    loadFailures.set(failure.name, await runVitest('load-failure', { cwd: loadFailureFixture, node: paths.node, vitestCli: paths.vitestCli, args: failure.args }))
+    breakPackage(
+      loadFailureFixture,
+      join(paths.dir, 'node_modules', 'vitest-leaks', 'package.json'),
+      join(paths.dir, 'node_modules', 'vitest-leaks', 'dist'),
+      failure.broken,
+    )
+    loadFailures.set(
+      failure.name,
+      await runVitest('load-failure', { cwd: loadFailureFixture, node: paths.node, vitestCli: paths.vitestCli, args: failure.args }),
+    )
   }
   removeBrokenPackage(loadFailureFixture)
   const largeLibraryFixture = join(paths.fixtures, 'large-library')
   writeLibrary(largeLibraryFixture)
   const largeLibrary = await runVitest('large-library', { cwd: largeLibraryFixture, node: paths.node, vitestCli: paths.vitestCli })
-  outcomes.set(target.name, { run, fixture, origins, originsFixture, matchers, standalone, matchersFixture, pools, poolsFixture, retries, retriesFixture, projects, projectsFixture, environments, environmentsFixture, loadFailures, largeLibrary, largeLibraryFixture })
+  outcomes.set(target.name, {
+    run,
+    fixture,
+    origins,
+    originsFixture,
+    matchers,
+    standalone,
+    matchersFixture,
+    pools,
+    poolsFixture,
+    retries,
+    retriesFixture,
+    projects,
+    projectsFixture,
+    environments,
+    environmentsFixture,
+    loadFailures,
+    largeLibrary,
+    largeLibraryFixture,
+  })
 }
 
 // Two targets at a time by default (each is one Vitest process at a time with its own pool): with four targets on 2
@@ -109,103 +178,130 @@ function outcomeOf(target: Target): Exclude<Prepared, { missing: string }> {
   return outcome
 }
 
-describe.each(targets.map((target) => [target.name, target.vitest, target] as const))('%s: every kind, leaky and clean, through real Vitest %s', (_name, _version, target) => {
-  test('the run used that Vitest and reported every fixture file', () => {
-    const { run } = outcomeOf(target)
-    expect(run.output, run.output).toContain(`v${target.vitest}`)
-    const reported = run.modules.map((m) => m.file.split('/').at(-1))
-    expect(reported.sort(), run.output).toEqual(files.map((f) => `${f}.test.ts`).sort())
-    expect(run.unhandled, run.output).toEqual([])
-  })
+describe.each(targets.map((target) => [target.name, target.vitest, target] as const))(
+  '%s: every kind, leaky and clean, through real Vitest %s',
+  (_name, _version, target) => {
+    test('the run used that Vitest and reported every fixture file', () => {
+      const { run } = outcomeOf(target)
+      expect(run.output, run.output).toContain(`v${target.vitest}`)
+      const reported = run.modules.map((m) => m.file.split('/').at(-1))
+      expect(reported.sort(), run.output).toEqual(files.map((f) => `${f}.test.ts`).sort())
+      expect(run.unhandled, run.output).toEqual([])
+    })
 
-  test('the run prints no warning of Node (DeprecationWarning, ExperimentalWarning) and no internal error', () => {
-    const { run } = outcomeOf(target)
-    expect(run.output).not.toMatch(/DeprecationWarning|ExperimentalWarning|\(node:\d+\) \[|vitest-leaks: internal error/)
-  })
+    test('the run prints no warning of Node (DeprecationWarning, ExperimentalWarning) and no internal error', () => {
+      const { run } = outcomeOf(target)
+      expect(run.output).not.toMatch(/DeprecationWarning|ExperimentalWarning|\(node:\d+\) \[|vitest-leaks: internal error/)
+    })
 
-  test.each(files)('%s.test.ts: leaks fail their owner at the marked line; clean tests pass', (name) => {
-    const { run, fixture } = outcomeOf(target)
-    const module = run.modules.find((m) => m.file === join(fixture, `${name}.test.ts`))
-    expect(module, run.output).toBeDefined()
-    expect(checkMarkers(module!)).toEqual([])
-  })
-})
+    test.each(files)('%s.test.ts: leaks fail their owner at the marked line; clean tests pass', (name) => {
+      const { run, fixture } = outcomeOf(target)
+      const module = run.modules.find((m) => m.file === join(fixture, `${name}.test.ts`))
+      expect(module, run.output).toBeDefined()
+      expect(checkMarkers(module!)).toEqual([])
+    })
+  },
+)
 
 const originFiles = readdirSync(join(FIXTURES, 'origins'))
   .filter((file) => file.endsWith('.test.ts'))
   .map((file) => file.slice(0, -'.test.ts'.length))
   .sort()
 
-describe.each(targets.map((target) => [target.name, target.vitest, target] as const))('%s: where a resource comes from, through real Vitest %s', (_name, _version, target) => {
-  test.each(originFiles)('%s.test.ts: leaks fail their owner at the marked line; clean tests pass', (name) => {
-    const { origins, originsFixture } = outcomeOf(target)
-    expect(origins.output).toContain(`v${target.vitest}`)
-    expect(origins.unhandled, origins.output).toEqual([])
-    const module = origins.modules.find((m) => m.file === join(originsFixture, `${name}.test.ts`))
-    expect(module, origins.output).toBeDefined()
-    expect(checkMarkers(module!)).toEqual([])
-  })
-})
+describe.each(targets.map((target) => [target.name, target.vitest, target] as const))(
+  '%s: where a resource comes from, through real Vitest %s',
+  (_name, _version, target) => {
+    test.each(originFiles)('%s.test.ts: leaks fail their owner at the marked line; clean tests pass', (name) => {
+      const { origins, originsFixture } = outcomeOf(target)
+      expect(origins.output).toContain(`v${target.vitest}`)
+      expect(origins.unhandled, origins.output).toEqual([])
+      const module = origins.modules.find((m) => m.file === join(originsFixture, `${name}.test.ts`))
+      expect(module, origins.output).toBeDefined()
+      expect(checkMarkers(module!)).toEqual([])
+    })
+  },
+)
 
-describe.each(targets.map((target) => [target.name, target.vitest, target] as const))('%s: expect(…).toHaveNoOpenSockets() through real Vitest %s', (_name, _version, target) => {
-  test.each(matcherFiles)('%s.test.ts: failures at the marked lines with the marked texts; the rest pass', (name) => {
-    const { matchers, matchersFixture } = outcomeOf(target)
-    expect(matchers.output).toContain(`v${target.vitest}`)
-    expect(matchers.unhandled, matchers.output).toEqual([])
-    const module = matchers.modules.find((m) => m.file === join(matchersFixture, `${name}.test.ts`))
-    expect(module, matchers.output).toBeDefined()
-    expect(checkMatcherMarkers(module!, matchersFixture)).toEqual([])
-  })
+describe.each(targets.map((target) => [target.name, target.vitest, target] as const))(
+  '%s: expect(…).toHaveNoOpenSockets() through real Vitest %s',
+  (_name, _version, target) => {
+    test.each(matcherFiles)('%s.test.ts: failures at the marked lines with the marked texts; the rest pass', (name) => {
+      const { matchers, matchersFixture } = outcomeOf(target)
+      expect(matchers.output).toContain(`v${target.vitest}`)
+      expect(matchers.unhandled, matchers.output).toEqual([])
+      const module = matchers.modules.find((m) => m.file === join(matchersFixture, `${name}.test.ts`))
+      expect(module, matchers.output).toBeDefined()
+      expect(checkMatcherMarkers(module!, matchersFixture)).toEqual([])
+    })
 
-  test("alone (setupFiles: ['vitest-leaks/matchers']): the matcher works and no per-test check runs", () => {
-    const { standalone, matchersFixture } = outcomeOf(target)
-    const module = standalone.modules.find((m) => m.file === join(matchersFixture, 'standalone/matchers.test.ts'))
-    expect(module, standalone.output).toBeDefined()
-    expect(checkMatcherMarkers(module!, matchersFixture)).toEqual([])
-  })
-})
+    test("alone (setupFiles: ['vitest-leaks/matchers']): the matcher works and no per-test check runs", () => {
+      const { standalone, matchersFixture } = outcomeOf(target)
+      const module = standalone.modules.find((m) => m.file === join(matchersFixture, 'standalone/matchers.test.ts'))
+      expect(module, standalone.output).toBeDefined()
+      expect(checkMatcherMarkers(module!, matchersFixture)).toEqual([])
+    })
+  },
+)
 
-describe.each(targets.map((target) => [target.name, target.vitest, target] as const))('%s: pools through real Vitest %s', (_name, _version, target) => {
-  test.each(versionPoolRuns.map((run) => [run.name, run] as const))('%s: leaks fail their owner at the marked line; clean tests pass', (_runName, expected) => {
-    const { pools, poolsFixture } = outcomeOf(target)
-    const run = pools.get(expected.name)!
-    expect(run.output).toContain(`v${target.vitest}`)
-    expect(poolRunProblems(run, poolsFixture, expected), run.output).toEqual([])
-  })
-})
+describe.each(targets.map((target) => [target.name, target.vitest, target] as const))(
+  '%s: pools through real Vitest %s',
+  (_name, _version, target) => {
+    test.each(versionPoolRuns.map((run) => [run.name, run] as const))(
+      '%s: leaks fail their owner at the marked line; clean tests pass',
+      (_runName, expected) => {
+        const { pools, poolsFixture } = outcomeOf(target)
+        const run = pools.get(expected.name)!
+        expect(run.output).toContain(`v${target.vitest}`)
+        expect(poolRunProblems(run, poolsFixture, expected), run.output).toEqual([])
+      },
+    )
+  },
+)
 
-describe.each(targets.map((target) => [target.name, target.vitest, target] as const))('%s: retries, test modes and projects through real Vitest %s', (_name, _version, target) => {
-  test('retries, repeats, test.fails, skip, todo and only', () => {
-    const { retries, retriesFixture } = outcomeOf(target)
-    expect(retries.output).toContain(`v${target.vitest}`)
-    expect(retriesProblems(retries, retriesFixture), retries.output).toEqual([])
-  })
+describe.each(targets.map((target) => [target.name, target.vitest, target] as const))(
+  '%s: retries, test modes and projects through real Vitest %s',
+  (_name, _version, target) => {
+    test('retries, repeats, test.fails, skip, todo and only', () => {
+      const { retries, retriesFixture } = outcomeOf(target)
+      expect(retries.output).toContain(`v${target.vitest}`)
+      expect(retriesProblems(retries, retriesFixture), retries.output).toEqual([])
+    })
 
-  test('inline test.projects, extending the root config or not, are all checked', () => {
-    const { projects, projectsFixture } = outcomeOf(target)
-    expect(projects.output).toContain(`v${target.vitest}`)
-    expect(projectsProblems(projects, projectsFixture), projects.output).toEqual([])
-  })
-})
+    test('inline test.projects, extending the root config or not, are all checked', () => {
+      const { projects, projectsFixture } = outcomeOf(target)
+      expect(projects.output).toContain(`v${target.vitest}`)
+      expect(projectsProblems(projects, projectsFixture), projects.output).toEqual([])
+    })
+  },
+)
 
-describe.each(targets.map((target) => [target.name, target.vitest, target] as const))('%s: environments, a plugin that cannot load, a large library, through real Vitest %s', (_name, _version, target) => {
-  test.each(ENVIRONMENT_RUNS.map((run) => [run.name, run] as const))('jsdom, happy-dom and edge-runtime files are checked: %s', (_runName, expected) => {
-    const { environments, environmentsFixture } = outcomeOf(target)
-    const run = environments.get(expected.name)!
-    expect(run.output).toContain(`v${target.vitest}`)
-    expect(environmentRunProblems(run, environmentsFixture, expected), run.output).toEqual([])
-  })
+describe.each(targets.map((target) => [target.name, target.vitest, target] as const))(
+  '%s: environments, a plugin that cannot load, a large library, through real Vitest %s',
+  (_name, _version, target) => {
+    test.each(ENVIRONMENT_RUNS.map((run) => [run.name, run] as const))(
+      'jsdom, happy-dom and edge-runtime files are checked: %s',
+      (_runName, expected) => {
+        const { environments, environmentsFixture } = outcomeOf(target)
+        const run = environments.get(expected.name)!
+        expect(run.output).toContain(`v${target.vitest}`)
+        expect(environmentRunProblems(run, environmentsFixture, expected), run.output).toEqual([])
+      },
+    )
 
-  test.each(LOAD_FAILURE_RUNS.map((run) => [run.name, run] as const))('a worker that cannot load or install the plugin runs its tests unchecked: %s', (_runName, expected) => {
-    const { loadFailures } = outcomeOf(target)
-    const run = loadFailures.get(expected.name)!
-    expect(run.output).toContain(`v${target.vitest}`)
-    expect(loadFailureProblems(run, expected), run.output).toEqual([])
-  })
+    test.each(LOAD_FAILURE_RUNS.map((run) => [run.name, run] as const))(
+      'a worker that cannot load or install the plugin runs its tests unchecked: %s',
+      (_runName, expected) => {
+        const { loadFailures } = outcomeOf(target)
+        const run = loadFailures.get(expected.name)!
+        expect(run.output).toContain(`v${target.vitest}`)
+        expect(loadFailureProblems(run, expected), run.output).toEqual([])
+      },
+    )
 
-  test("a leak made deep in a 20 MB library carries the user's frames and the library's first frame only", () => {
-    const { largeLibrary, largeLibraryFixture } = outcomeOf(target)
-    expect(largeLibrary.output).toContain(`v${target.vitest}`)
-    expect(largeLibraryProblems(largeLibrary, largeLibraryFixture), largeLibrary.output).toEqual([])
-  })
-})
+    test("a leak made deep in a 20 MB library carries the user's frames and the library's first frame only", () => {
+      const { largeLibrary, largeLibraryFixture } = outcomeOf(target)
+      expect(largeLibrary.output).toContain(`v${target.vitest}`)
+      expect(largeLibraryProblems(largeLibrary, largeLibraryFixture), largeLibrary.output).toEqual([])
+    })
+  },
+)

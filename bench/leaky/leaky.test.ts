@@ -28,7 +28,10 @@ for (let n = 0; n < 30; n++) {
   test(`leaves things behind ${n}`, async () => {
     const timer = setInterval(() => {}, 60_000)
     const server = net.createServer().listen(0, '127.0.0.1')
-    leftovers.push(() => clearInterval(timer), () => server.close())
+    leftovers.push(
+      () => clearInterval(timer),
+      () => server.close(),
+    )
     for (let i = 0; i < 3; i++) {
       const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true })
       await new Promise<void>((resolve) => socket.once('connect', () => resolve()))

@@ -19,7 +19,12 @@ test('sha1 of a large buffer, repeatedly', () => {
 
 test('JSON round trips', () => {
   const doc = {
-    users: Array.from({ length: 200 }, (_, i) => ({ id: i, name: `user ${i}`, tags: ['a', 'b', String(i)], nested: { x: i, y: [i, i * 2] } })),
+    users: Array.from({ length: 200 }, (_, i) => ({
+      id: i,
+      name: `user ${i}`,
+      tags: ['a', 'b', String(i)],
+      nested: { x: i, y: [i, i * 2] },
+    })),
   }
   let size = 0
   for (let i = 0; i < 250; i++) size += JSON.parse(JSON.stringify(doc)).users.length

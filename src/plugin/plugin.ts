@@ -156,7 +156,9 @@ function loadBaseline(options: ResolvedOptions, root: string): Baseline | undefi
   }
   const baseline = parsed as Baseline
   if (baseline?.version !== 1 || !Array.isArray(baseline.leaks)) {
-    throw new LeaksOptionsError(`vitest-leaks: the baseline file ${options.baseline} is not a vitest-leaks baseline ({ "version": 1, "leaks": [...] }); record it again with VITEST_LEAKS_BASELINE=update npx vitest run.`)
+    throw new LeaksOptionsError(
+      `vitest-leaks: the baseline file ${options.baseline} is not a vitest-leaks baseline ({ "version": 1, "leaks": [...] }); record it again with VITEST_LEAKS_BASELINE=update npx vitest run.`,
+    )
   }
   return baseline
 }

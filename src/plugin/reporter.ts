@@ -44,7 +44,10 @@ function count(n: number, kind: string): string {
 function byKind(entries: LeakEntry[]): string {
   const counts = new Map<string, number>()
   for (const entry of entries) counts.set(entry.kind, (counts.get(entry.kind) ?? 0) + 1)
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([kind, n]) => count(n, kind)).join(', ')
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, n]) => count(n, kind))
+    .join(', ')
 }
 
 function plural(n: number, word: string): string {
@@ -108,7 +111,12 @@ export class LeaksReporter {
     if (this.options.updateBaseline && this.options.baseline) {
       const recorded = recordBaseline(this.baseline, leaks, ranFiles)
       writeJson(this.#absolute(this.options.baseline), recorded)
-      lines.push(`recorded ${plural(recorded.leaks.reduce((n, e) => n + e.count, 0), 'known leak')} in ${this.options.baseline}`)
+      lines.push(
+        `recorded ${plural(
+          recorded.leaks.reduce((n, e) => n + e.count, 0),
+          'known leak',
+        )} in ${this.options.baseline}`,
+      )
     }
     this.#log(this.#summary(report, lines, retried))
   }
@@ -121,7 +129,9 @@ export class LeaksReporter {
     const baselined = leaks.filter((l) => l.status === 'baselined')
     if (failed.length > 0) lines.push(`${plural(failed.length, 'leak')} failed ${owners(failed)}: ${byKind(failed)}`)
     if (retried.size > 0) {
-      lines.push(`${plural(retried.size, 'leak')} failed an attempt of ${owners([...retried])} that then passed on retry: ${byKind([...retried])}`)
+      lines.push(
+        `${plural(retried.size, 'leak')} failed an attempt of ${owners([...retried])} that then passed on retry: ${byKind([...retried])}`,
+      )
       for (const leak of retried) lines.push(`  ${describeOwner(leak)}: ${leak.what}${where(leak)}`)
     }
     if (warned.length > 0) {
@@ -137,10 +147,13 @@ export class LeaksReporter {
         .map(([reason, group]) => `${byKind(group)} (${JSON.stringify(reason)})`)
       lines.push(`${plural(ignored.length, 'leak')} ignored by rule: ${parts.join('; ')}`)
     }
-    if (baselined.length > 0) lines.push(`${plural(baselined.length, 'known leak')} from ${this.options.baseline} not failing: ${byKind(baselined)}`)
+    if (baselined.length > 0)
+      lines.push(`${plural(baselined.length, 'known leak')} from ${this.options.baseline} not failing: ${byKind(baselined)}`)
     if (gone.length > 0) {
       const total = gone.reduce((n, e) => n + e.count, 0)
-      lines.push(`${plural(total, 'recorded leak')} no longer happen${total === 1 ? 's' : ''}: run VITEST_LEAKS_BASELINE=update npx vitest run to shrink ${this.options.baseline}`)
+      lines.push(
+        `${plural(total, 'recorded leak')} no longer happen${total === 1 ? 's' : ''}: run VITEST_LEAKS_BASELINE=update npx vitest run to shrink ${this.options.baseline}`,
+      )
       for (const entry of gone) lines.push(`  ${entry.file}${entry.name ? ` > ${entry.name}` : ''}: ${count(entry.count, entry.kind)}`)
     }
     if (lines.length === 0) lines.push('no leaks')

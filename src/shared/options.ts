@@ -1,5 +1,17 @@
 /** Every family of resource the plugin can check, in the words users see in messages. */
-export const LEAK_KINDS = ['servers', 'sockets', 'udp', 'timers', 'processes', 'workers', 'watchers', 'listeners', 'files', 'descriptors', 'handles'] as const
+export const LEAK_KINDS = [
+  'servers',
+  'sockets',
+  'udp',
+  'timers',
+  'processes',
+  'workers',
+  'watchers',
+  'listeners',
+  'files',
+  'descriptors',
+  'handles',
+] as const
 /** Checked only when asked for: `retained` (closed sockets still referenced) by the option `retainedSockets`. */
 export const OPT_IN_KINDS = ['retained'] as const
 export type LeakKind = (typeof LEAK_KINDS)[number] | (typeof OPT_IN_KINDS)[number]
@@ -97,7 +109,18 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
 }
 
 /** Option names a user may pass (the resolved object has more). */
-const OPTION_NAMES = ['kinds', 'settleTimeout', 'cleanup', 'mode', 'ignore', 'report', 'baseline', 'trace', 'retainedSockets', 'stacksPerTest']
+const OPTION_NAMES = [
+  'kinds',
+  'settleTimeout',
+  'cleanup',
+  'mode',
+  'ignore',
+  'report',
+  'baseline',
+  'trace',
+  'retainedSockets',
+  'stacksPerTest',
+]
 
 const SETTLE_TIMEOUT_MAX = 60_000
 
@@ -173,7 +196,8 @@ function resolveUserOptions(input: unknown): ResolvedOptions {
     resolved.stacksPerTest = value
   }
   if (options.mode !== undefined) {
-    if (!(LEAK_MODES as readonly unknown[]).includes(options.mode)) fail('mode', `one of ${LEAK_MODES.map((m) => `'${m}'`).join(', ')}`, options.mode)
+    if (!(LEAK_MODES as readonly unknown[]).includes(options.mode))
+      fail('mode', `one of ${LEAK_MODES.map((m) => `'${m}'`).join(', ')}`, options.mode)
     resolved.mode = options.mode
   }
   if (options.ignore !== undefined) {
@@ -206,13 +230,18 @@ export function validateIgnoreRule(rule: unknown, where: string): IgnoreRule {
     }
   }
   const { kind, stack, test, reason } = rule as Partial<IgnoreRule>
-  if (typeof reason !== 'string' || reason.trim() === '') fail(`${where}.reason`, 'a non-empty string saying why the leak is accepted', reason)
+  if (typeof reason !== 'string' || reason.trim() === '')
+    fail(`${where}.reason`, 'a non-empty string saying why the leak is accepted', reason)
   const kinds = [...LEAK_KINDS, ...OPT_IN_KINDS]
   if (kind !== undefined && !(kinds as readonly unknown[]).includes(kind)) {
     fail(`${where}.kind`, `one of ${kinds.map((k) => `'${k}'`).join(', ')}`, kind)
   }
-  for (const [field, value] of [['stack', stack], ['test', test]] as const) {
-    if (value !== undefined && typeof value !== 'string' && !(value instanceof RegExp)) fail(`${where}.${field}`, 'a string or a RegExp', value)
+  for (const [field, value] of [
+    ['stack', stack],
+    ['test', test],
+  ] as const) {
+    if (value !== undefined && typeof value !== 'string' && !(value instanceof RegExp))
+      fail(`${where}.${field}`, 'a string or a RegExp', value)
   }
   if (kind === undefined && stack === undefined && test === undefined) {
     fail(where, 'a rule with at least one of kind, stack or test (a rule matching everything would hide every leak)', rule)
@@ -224,14 +253,18 @@ function applyEnvironment(options: ResolvedOptions, env: Record<string, string |
   const mode = env.VITEST_LEAKS
   if (mode !== undefined && mode !== '') {
     if (!(LEAK_MODES as readonly string[]).includes(mode)) {
-      throw new LeaksOptionsError(`vitest-leaks: environment variable VITEST_LEAKS must be one of ${LEAK_MODES.join(', ')}; got ${JSON.stringify(mode)}.`)
+      throw new LeaksOptionsError(
+        `vitest-leaks: environment variable VITEST_LEAKS must be one of ${LEAK_MODES.join(', ')}; got ${JSON.stringify(mode)}.`,
+      )
     }
     options.mode = mode as LeakMode
   }
   const trace = env.VITEST_LEAKS_TRACE
   if (trace !== undefined && trace !== '') {
     if (!['1', 'true', '0', 'false'].includes(trace)) {
-      throw new LeaksOptionsError(`vitest-leaks: environment variable VITEST_LEAKS_TRACE must be 1 or 0 (true or false); got ${JSON.stringify(trace)}.`)
+      throw new LeaksOptionsError(
+        `vitest-leaks: environment variable VITEST_LEAKS_TRACE must be 1 or 0 (true or false); got ${JSON.stringify(trace)}.`,
+      )
     }
     options.trace = trace === '1' || trace === 'true'
   }
@@ -239,17 +272,23 @@ function applyEnvironment(options: ResolvedOptions, env: Record<string, string |
   if (stacks !== undefined && stacks !== '') {
     const value = stacks === 'all' ? Infinity : /^\d+$/.test(stacks) ? Number(stacks) : undefined
     if (value === undefined) {
-      throw new LeaksOptionsError(`vitest-leaks: environment variable VITEST_LEAKS_STACKS must be "all" or a whole number; got ${JSON.stringify(stacks)}.`)
+      throw new LeaksOptionsError(
+        `vitest-leaks: environment variable VITEST_LEAKS_STACKS must be "all" or a whole number; got ${JSON.stringify(stacks)}.`,
+      )
     }
     options.stacksPerTest = value
   }
   const baseline = env.VITEST_LEAKS_BASELINE
   if (baseline !== undefined && baseline !== '') {
     if (baseline !== 'update') {
-      throw new LeaksOptionsError(`vitest-leaks: environment variable VITEST_LEAKS_BASELINE accepts only "update"; got ${JSON.stringify(baseline)}.`)
+      throw new LeaksOptionsError(
+        `vitest-leaks: environment variable VITEST_LEAKS_BASELINE accepts only "update"; got ${JSON.stringify(baseline)}.`,
+      )
     }
     if (!options.baseline) {
-      throw new LeaksOptionsError('vitest-leaks: VITEST_LEAKS_BASELINE=update needs the `baseline` option, the file to record the leaks into (e.g. leaks({ baseline: "leaks-baseline.json" })).')
+      throw new LeaksOptionsError(
+        'vitest-leaks: VITEST_LEAKS_BASELINE=update needs the `baseline` option, the file to record the leaks into (e.g. leaks({ baseline: "leaks-baseline.json" })).',
+      )
     }
     options.updateBaseline = true
   }

@@ -44,7 +44,13 @@ export function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedOptions
 }
 
 /** Waits for what is closing (up to `settleTimeout`), then returns what is still open. */
-async function settle(alive: Judged[], ctx: JudgeContext, pooled: LeakRecord[], options: ResolvedOptions, timers: RealTimers): Promise<Leak[]> {
+async function settle(
+  alive: Judged[],
+  ctx: JudgeContext,
+  pooled: LeakRecord[],
+  options: ResolvedOptions,
+  timers: RealTimers,
+): Promise<Leak[]> {
   // Whether the last look found something closed that was alive before: a socket is destroyed (and judged closed) a
   // turn before its 'close' event, whose handlers may still clear what guarded it (ioredis' disconnect timer).
   let closedSome = false

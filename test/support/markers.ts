@@ -61,13 +61,15 @@ export function checkMarkers(module: ModuleOutcome): string[] {
     return owners.get(key)!
   }
   ownerOf('file', module.errors, 'file', false)
-  for (const suite of module.suites) ownerOf(`suite:${ownTitle(suite)}`, suite.errors, `suite "${suite.name}"`, ownTitle(suite).startsWith('leaks:'))
+  for (const suite of module.suites)
+    ownerOf(`suite:${ownTitle(suite)}`, suite.errors, `suite "${suite.name}"`, ownTitle(suite).startsWith('leaks:'))
   for (const test of tests) ownerOf(`test:${test.name}`, test.errors, `test "${test.name}"`, ownTitle(test).startsWith('leaks:'))
 
   for (const marker of markers) {
     let key: string | undefined
     if (marker.owner === 'file') key = 'file'
-    else if (marker.owner?.startsWith('test: ')) key = tests.filter((t) => ownTitle(t) === marker.owner!.slice(6)).map((t) => `test:${t.name}`)[0]
+    else if (marker.owner?.startsWith('test: '))
+      key = tests.filter((t) => ownTitle(t) === marker.owner!.slice(6)).map((t) => `test:${t.name}`)[0]
     else if (marker.owner) key = `suite:${marker.owner}`
     else {
       const test = tests.filter((t) => (t.line ?? 0) <= marker.line).at(-1)
@@ -94,7 +96,9 @@ export function checkMarkers(module: ModuleOutcome): string[] {
       } else unmatched.splice(index, 1)
     }
     for (const error of unmatched) {
-      problems.push(`${label}: unexpected error (false alarm?) [frame line ${frameLine(error, module.file) ?? 'none'}]:\n${error.message}\n${error.stack.split('\n').slice(0, 6).join('\n')}`)
+      problems.push(
+        `${label}: unexpected error (false alarm?) [frame line ${frameLine(error, module.file) ?? 'none'}]:\n${error.message}\n${error.stack.split('\n').slice(0, 6).join('\n')}`,
+      )
     }
     if (expectFailure && expected.length === 0) problems.push(`${label} is named "leaks:" but has no @leak marker`)
   }

@@ -32,7 +32,8 @@ export function checkMatcherMarkers(module: ModuleOutcome, root: string): string
     const title = test.name.split(' > ').at(-1)!
     const label = `test "${test.name}"`
     if (!title.startsWith('fails:')) {
-      if (test.state !== 'passed') problems.push(`${label} should pass but ${test.state}: ${test.errors.map((e) => e.message).join('\n---\n')}`)
+      if (test.state !== 'passed')
+        problems.push(`${label} should pass but ${test.state}: ${test.errors.map((e) => e.message).join('\n---\n')}`)
       continue
     }
     if (test.state !== 'failed') {
@@ -47,7 +48,9 @@ export function checkMatcherMarkers(module: ModuleOutcome, root: string): string
     const line = frameLine(error, module.file)
     const marker = line === undefined ? undefined : FAILS.exec(source[line - 1] ?? '')
     if (!marker) {
-      problems.push(`${label}: the error's code frame (line ${line ?? 'none'}) is not a line marked @fails:\n${error.message}\n${error.stack}`)
+      problems.push(
+        `${label}: the error's code frame (line ${line ?? 'none'}) is not a line marked @fails:\n${error.message}\n${error.stack}`,
+      )
       continue
     }
     const message = error.message === 'Matcher did not succeed in time.' && error.cause ? error.cause : error.message
@@ -57,7 +60,8 @@ export function checkMatcherMarkers(module: ModuleOutcome, root: string): string
     for (const [, file, drawnLine] of message.matchAll(DRAWN_FRAME)) {
       const path = join(root, file!)
       const text = lines(path)[Number(drawnLine) - 1] ?? ''
-      if (!text.includes('// client side')) problems.push(`${label}: the message's code frame ${file}:${drawnLine} is not a line marked // client side`)
+      if (!text.includes('// client side'))
+        problems.push(`${label}: the message's code frame ${file}:${drawnLine} is not a line marked // client side`)
     }
   }
   return problems

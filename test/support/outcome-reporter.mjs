@@ -24,7 +24,13 @@ export default class OutcomeReporter {
       const tests = []
       for (const test of module.children.allTests()) {
         const result = test.result()
-        tests.push({ name: fullName(test), state: result.state, line: test.location?.line, duration: test.diagnostic()?.duration, errors: serialize(result.errors) })
+        tests.push({
+          name: fullName(test),
+          state: result.state,
+          line: test.location?.line,
+          duration: test.diagnostic()?.duration,
+          errors: serialize(result.errors),
+        })
       }
       const suites = []
       for (const suite of module.children.allSuites()) {

@@ -30,10 +30,13 @@ export const POOL_RUNS: PoolRun[] = [
 
 /** Problems with one run of the pools fixture in `fixture`; an empty list means every file behaved and the notes were right. */
 export function poolRunProblems(run: RunOutcome, fixture: string, expected: PoolRun): string[] {
-  const files = readdirSync(fixture).filter((file) => file.endsWith('.test.ts')).sort()
+  const files = readdirSync(fixture)
+    .filter((file) => file.endsWith('.test.ts'))
+    .sort()
   const problems: string[] = []
   const reported = run.modules.map((m) => m.file.split('/').at(-1)).sort()
-  if (JSON.stringify(reported) !== JSON.stringify(files)) problems.push(`reported files ${JSON.stringify(reported)}, expected ${JSON.stringify(files)}`)
+  if (JSON.stringify(reported) !== JSON.stringify(files))
+    problems.push(`reported files ${JSON.stringify(reported)}, expected ${JSON.stringify(files)}`)
   if (run.unhandled.length > 0) problems.push(`unhandled errors: ${run.unhandled.map((e) => e.message).join('; ')}`)
   for (const file of files) {
     const module = run.modules.find((m) => m.file === join(fixture, file))

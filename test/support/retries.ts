@@ -15,9 +15,18 @@ interface Expected {
 const TESTS: Record<string, Record<string, Expected>> = {
   'retry.test.ts': {
     'leaks on the first attempt only, then passes': { state: 'passed', errors: [{ leak: 'first attempt' }] },
-    'fails and leaks on the first attempt, passes clean on the second': { state: 'passed', errors: [{ message: 'expected 1 to be 2' }, { leak: 'first attempt, which also fails' }] },
-    'leaks on every attempt': { state: 'failed', errors: [{ leak: 'every attempt' }, { leak: 'every attempt' }, { leak: 'every attempt' }] },
-    'fails on the first attempt, leaks on the last': { state: 'failed', errors: [{ message: 'expected 1 to be 2' }, { leak: 'last attempt' }] },
+    'fails and leaks on the first attempt, passes clean on the second': {
+      state: 'passed',
+      errors: [{ message: 'expected 1 to be 2' }, { leak: 'first attempt, which also fails' }],
+    },
+    'leaks on every attempt': {
+      state: 'failed',
+      errors: [{ leak: 'every attempt' }, { leak: 'every attempt' }, { leak: 'every attempt' }],
+    },
+    'fails on the first attempt, leaks on the last': {
+      state: 'failed',
+      errors: [{ message: 'expected 1 to be 2' }, { leak: 'last attempt' }],
+    },
     'clean with retries': { state: 'passed', errors: [] },
   },
   'repeats.test.ts': {
@@ -57,7 +66,9 @@ const NOTES: Record<string, string> = {
 }
 
 function lineOf(file: string, comment: string): number {
-  const index = readFileSync(file, 'utf8').split('\n').findIndex((line) => line.endsWith(`// leak: ${comment}`))
+  const index = readFileSync(file, 'utf8')
+    .split('\n')
+    .findIndex((line) => line.endsWith(`// leak: ${comment}`))
   if (index === -1) throw new Error(`no "// leak: ${comment}" in ${file}`)
   return index + 1
 }
@@ -73,9 +84,11 @@ function errorProblems(label: string, errors: ErrorOutcome[], expected: Expected
       return
     }
     const line = lineOf(file, want.leak)
-    if (error.name !== 'LeakError' || frameLine(error, file) !== line) problems.push(`${label}: error ${index + 1} should be the leak at line ${line}:\n  ${seen}`)
+    if (error.name !== 'LeakError' || frameLine(error, file) !== line)
+      problems.push(`${label}: error ${index + 1} should be the leak at line ${line}:\n  ${seen}`)
     const note = NOTES[want.leak]
-    if (note && !error.message.includes(note)) problems.push(`${label}: the leak at line ${line} should name its test ("${note}"):\n  ${error.message}`)
+    if (note && !error.message.includes(note))
+      problems.push(`${label}: the leak at line ${line} should name its test ("${note}"):\n  ${error.message}`)
   })
   return problems
 }
@@ -102,7 +115,8 @@ export function retriesProblems(run: RunOutcome, fixture: string): string[] {
     }
     const suites = SUITES[name] ?? {}
     problems.push(...errorProblems(`${name} (file)`, module.errors, suites['(file)'] ?? [], file))
-    for (const suite of module.suites) problems.push(...errorProblems(`${name} > ${suite.name} (suite)`, suite.errors, suites[suite.name] ?? [], file))
+    for (const suite of module.suites)
+      problems.push(...errorProblems(`${name} > ${suite.name} (suite)`, suite.errors, suites[suite.name] ?? [], file))
   }
   if (!run.output.includes('2 leaks failed an attempt of 2 tests that then passed on retry: 2 timers')) {
     problems.push('the run summary does not list the leaks of the attempts that were retried')

@@ -53,9 +53,13 @@ export async function startRedis(): Promise<Service> {
   if (!bin) throw new Error('Redis is not installed (no redis-server): `apt-get install -y redis-server` (.ci/run does it when missing)')
   const dir = mkdtempSync(join(tmpdir(), 'vitest-leaks-redis-'))
   const port = await freePort()
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    bin,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   const log = collect(child)
   await waitForPort(port, child, log, 'Redis')
   return {

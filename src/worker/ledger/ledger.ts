@@ -339,7 +339,8 @@ export class Ledger {
     if (noted.length > 0) {
       for (let i = 0; i < noted.length; i += NOTE) {
         const probe = noted[i + 1] as Probe
-        if (probe.runsCallbacks && probe.state(noted[i] as object, undefined).status !== 'closed') this.callbackOwners.set(noted[i] as object, scope)
+        if (probe.runsCallbacks && probe.state(noted[i] as object, undefined).status !== 'closed')
+          this.callbackOwners.set(noted[i] as object, scope)
       }
       pruneNoted(scope)
       for (let i = 0; i < noted.length; i += NOTE) {
@@ -359,7 +360,9 @@ export class Ledger {
   }
 
   #stackOf(probe: Probe, skip: Function, scope: Scope): LazyCallSites | undefined {
-    return probe.budgeted ? this.budgetedStack(probe.kind as StackFamily, skip, probe.stackFrames, scope) : new LazyCallSites(skip, probe.stackFrames)
+    return probe.budgeted
+      ? this.budgetedStack(probe.kind as StackFamily, skip, probe.stackFrames, scope)
+      : new LazyCallSites(skip, probe.stackFrames)
   }
 
   /** Whether the running scope would still keep a creation stack for one more of `family`. */
@@ -445,7 +448,6 @@ function prune(scope: Scope): void {
 
 // ---------------------------------------------------------------------------------------------------------------------
 // The contract between the ledger and the probes: what a probe tells the ledger, and what the ledger asks of it.
-
 
 /**
  * - closed: gone, nothing to report.

@@ -33,7 +33,8 @@ declare global {
 /** What `toHaveNoOpenSockets()` accepts (checked at run time; anything else fails naming these). */
 export type NoOpenSocketsSubject = net.Server | net.Socket | http.Agent | { handleUpgrade: Function } | { dispatch: Function }
 
-export const ACCEPTED = 'a net, http, https, http2 or tls server, a ws WebSocketServer, a net.Socket, an http.Agent, or an undici Pool, Client or Agent'
+export const ACCEPTED =
+  'a net, http, https, http2 or tls server, a ws WebSocketServer, a net.Socket, an http.Agent, or an undici Pool, Client or Agent'
 
 /** What the assertion looks at: the subject in words, its open sockets, and how to close them. */
 interface Subject {
@@ -66,9 +67,7 @@ export function toHaveNoOpenSockets(this: MatcherContext | undefined, received: 
   return {
     pass,
     message: () =>
-      this?.isNot
-        ? `expected ${subject.what} to have open sockets, but all of its connections are closed`
-        : failureMessage(subject),
+      this?.isNot ? `expected ${subject.what} to have open sockets, but all of its connections are closed` : failureMessage(subject),
   }
 }
 

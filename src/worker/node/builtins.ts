@@ -56,7 +56,10 @@ function isHttpLoaded(): boolean {
  * Whether `value` is an instance of one of node:http's classes (node:https's extend them): only once node:http is
  * loaded can one exist, so this never loads it.
  */
-export function isHttp<K extends 'Agent' | 'ClientRequest' | 'Server'>(value: unknown, name: K): value is InstanceType<(typeof httpModule)[K]> {
+export function isHttp<K extends 'Agent' | 'ClientRequest' | 'Server'>(
+  value: unknown,
+  name: K,
+): value is InstanceType<(typeof httpModule)[K]> {
   const module = loadedHttp()
   return module !== undefined && value instanceof module[name]
 }

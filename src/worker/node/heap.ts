@@ -47,7 +47,9 @@ const MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
 /** The heap is too large for a snapshot to be read and walked in the worker. */
 export class HeapTooLargeError extends Error {
   constructor(readonly bytes: number) {
-    super(`the heap snapshot is ${Math.round(bytes / 1024 / 1024)} MB, more than the ${MAX_SNAPSHOT_BYTES / 1024 / 1024} MB this check reads`)
+    super(
+      `the heap snapshot is ${Math.round(bytes / 1024 / 1024)} MB, more than the ${MAX_SNAPSHOT_BYTES / 1024 / 1024} MB this check reads`,
+    )
   }
 }
 
@@ -314,7 +316,8 @@ export function analyze(snapshot: HeapSnapshot, query: RetainerQuery): Map<strin
         const hit = classify(node, e)
         if (!hit) continue
         for (const { target, property } of entries) {
-          if (!direct.has(target) && !viaEntry.has(target)) viaEntry.set(target, { ...describe(hit.owner, hit.collection), entryProperty: property })
+          if (!direct.has(target) && !viaEntry.has(target))
+            viaEntry.set(target, { ...describe(hit.owner, hit.collection), entryProperty: property })
         }
       }
     }

@@ -30,7 +30,25 @@ export function inVmContext(): boolean {
 }
 
 // The Node globals the plugin's own code reads (now or when a leak is described), as named in a vm context.
-const PINNED_GLOBALS = ['process', 'Buffer', 'URL', 'URLSearchParams', 'AbortController', 'AbortSignal', 'EventTarget', 'Event', 'TextDecoder', 'TextEncoder', 'queueMicrotask', 'structuredClone', 'setImmediate', 'clearImmediate', 'clearTimeout', 'clearInterval', 'performance']
+const PINNED_GLOBALS = [
+  'process',
+  'Buffer',
+  'URL',
+  'URLSearchParams',
+  'AbortController',
+  'AbortSignal',
+  'EventTarget',
+  'Event',
+  'TextDecoder',
+  'TextEncoder',
+  'queueMicrotask',
+  'structuredClone',
+  'setImmediate',
+  'clearImmediate',
+  'clearTimeout',
+  'clearInterval',
+  'performance',
+]
 
 /**
  * In the vm pools the runtime is made once per worker, by the modules of the first test file's vm context, and its

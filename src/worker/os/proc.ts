@@ -236,9 +236,7 @@ export function readNetTable(table: NetTable): NetEntry[] {
 const tables = new Map<NetTable, NetEntry[]>()
 
 /** What a socket descriptor is, by its inode: a TCP or UDP endpoint with its state, or a Unix socket. */
-export type SocketInfo =
-  | { protocol: 'TCP' | 'UDP'; entry: NetEntry }
-  | { protocol: 'Unix'; path: string | undefined }
+export type SocketInfo = { protocol: 'TCP' | 'UDP'; entry: NetEntry } | { protocol: 'Unix'; path: string | undefined }
 
 export function socketInfo(inode: number): SocketInfo | undefined {
   for (const [protocol, tables] of [

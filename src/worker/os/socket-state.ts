@@ -42,7 +42,9 @@ function procState(socket: SocketLike, fd: number | undefined): OsSocketState {
   const inode = fd === undefined ? undefined : socketInode(readFdLink(fd))
   let entry = inode === undefined ? undefined : entries.find((e) => e.inode === inode)
   // no descriptor from Node (a wrapped handle): find the connection by its two addresses instead
-  entry ??= entries.find((e) => sameEndpoint(e.local, socket.localAddress, socket.localPort) && sameEndpoint(e.remote, socket.remoteAddress, socket.remotePort))
+  entry ??= entries.find(
+    (e) => sameEndpoint(e.local, socket.localAddress, socket.localPort) && sameEndpoint(e.remote, socket.remoteAddress, socket.remotePort),
+  )
   const foundFd = fd ?? (entry && entry.inode !== 0 ? fdOfSocketInode(entry.inode) : undefined)
   return { ...(foundFd !== undefined ? { fd: foundFd } : {}), ...(entry ? { tcpState: entry.state } : {}) }
 }

@@ -245,7 +245,8 @@ function explainedFds(owner: Scope, ledger: Ledger): Map<number, () => boolean> 
       })
     }
   }
-  const noteRecord = ({ resource, probe }: LeakRecord) => resource !== undefined && note(resource, (r) => probe.state(r, undefined).status !== 'closed')
+  const noteRecord = ({ resource, probe }: LeakRecord) =>
+    resource !== undefined && note(resource, (r) => probe.state(r, undefined).status !== 'closed')
   for (let scope: Scope | undefined = owner; scope; scope = scope.parent) for (const record of scope.records) noteRecord(record)
   for (const record of ledger.pooled) noteRecord(record)
   for (const record of ledger.reported) {
@@ -309,7 +310,8 @@ function osName(descriptor: Descriptor): { name: string; tcpState?: string } {
     if (info.protocol === 'Unix') return { name: info.path ? `Unix socket ${info.path}` : 'unnamed Unix socket' }
     const { local, remote, state } = info.entry
     const localText = formatHostPort(local.address, local.port)
-    if (info.protocol === 'UDP') return { name: `UDP socket ${localText}${remote.port ? ` → ${formatHostPort(remote.address, remote.port)}` : ''}` }
+    if (info.protocol === 'UDP')
+      return { name: `UDP socket ${localText}${remote.port ? ` → ${formatHostPort(remote.address, remote.port)}` : ''}` }
     if (state === 'LISTEN') return { name: `TCP socket listening on ${localText}`, tcpState: state }
     return { name: `TCP socket ${localText} → ${formatHostPort(remote.address, remote.port)}`, tcpState: state }
   }

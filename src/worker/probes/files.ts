@@ -146,7 +146,11 @@ export const filesProbe: Probe<OpenFile> = {
             const options = args[1]
             // a stream over a descriptor or FileHandle the caller already has: that one is what is tracked
             if (options && typeof options === 'object' && (options as { fd?: unknown }).fd != null) return stream
-            const file = newFile([args[0], typeof options === 'object' && options ? (options as { flags?: unknown }).flags : undefined], how, flags)
+            const file = newFile(
+              [args[0], typeof options === 'object' && options ? (options as { flags?: unknown }).flags : undefined],
+              how,
+              flags,
+            )
             file.stream = stream
             if (ledger.track(file, filesProbe, create)) {
               // the stream opens its file on a later tick through fs.open, whose own record has only Node's frames:
@@ -213,7 +217,8 @@ export const filesProbe: Probe<OpenFile> = {
     }
     return {
       what: `file descriptor ${fd ?? '(not yet known)'} on ${file.path}, from ${file.how}${flags}`,
-      state: file.phase === 'opening' ? 'still opening' : file.phase === 'closing' ? 'fs.close() was called but has not finished' : 'still open',
+      state:
+        file.phase === 'opening' ? 'still opening' : file.phase === 'closing' ? 'fs.close() was called but has not finished' : 'still open',
       fix: 'close it with `fs.closeSync(fd)` (or `fs.close(fd, callback)`)',
     }
   },
@@ -225,8 +230,7 @@ export const filesProbe: Probe<OpenFile> = {
         // as an uncaught error in whichever test runs then. Ending it lets the write finish, then closes the file.
         if (file.how === 'fs.createWriteStream' && !file.stream.destroyed) (file.stream as unknown as NodeJS.WritableStream).end()
         else file.stream.destroy()
-      }
-      else if (file.handle) file.handle.close().catch(() => {})
+      } else if (file.handle) file.handle.close().catch(() => {})
       else if (file.fd !== undefined && stillOurs(file)) {
         const original = ((fs.closeSync as any)[PATCHED] ?? fs.closeSync) as typeof fs.closeSync
         original(file.fd)

@@ -125,7 +125,7 @@ export const handlesProbe: Probe<UnknownResource> = {
       ...(traced ? {} : { alternative: 'run with VITEST_LEAKS_TRACE=1 (or the option `trace: true`) to see where it was created' }),
       noStack: traced
         ? undefined
-        : 'found in Node\'s list of active resources, not seen being created; trace mode (VITEST_LEAKS_TRACE=1) records a stack for every resource',
+        : "found in Node's list of active resources, not seen being created; trace mode (VITEST_LEAKS_TRACE=1) records a stack for every resource",
     }
   },
 

@@ -118,7 +118,14 @@ function shapeKind(object: any): HolderKind | undefined {
   return undefined
 }
 
-function register(s: HolderState, object: object, kind: HolderKind, owner: Scope | undefined, sites: CallSites | undefined, stack: LazyCallSites | undefined): void {
+function register(
+  s: HolderState,
+  object: object,
+  kind: HolderKind,
+  owner: Scope | undefined,
+  sites: CallSites | undefined,
+  stack: LazyCallSites | undefined,
+): void {
   const holder: Holder = { kind, ref: new WeakRef(object), owner, sites, stack }
   s.holders.push(holder)
   s.byObject.set(object, holder)
@@ -170,14 +177,18 @@ export function noteUndiciSocket(socket: object, connector: unknown): void {
   const s = state()
   let direct: object | undefined
   for (const [object] of live('undici')) {
-    if (symbolProperty(object, 'connector') === connector || (symbolProperty(object, 'options') as { connect?: unknown } | undefined)?.connect === connector) {
+    if (
+      symbolProperty(object, 'connector') === connector ||
+      (symbolProperty(object, 'options') as { connect?: unknown } | undefined)?.connect === connector
+    ) {
       direct = object
       break
     }
   }
   // the global dispatcher may be older than the plugin (Vitest 5 on Node 22 makes it before the setup file runs)
   // Node's fetch keeps it on the worker's own global object, not on a vm pool's context
-  const globalDispatcher = (mainRealm() as unknown as Record<symbol, unknown>)[GLOBAL_DISPATCHER] ?? (globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER]
+  const globalDispatcher =
+    (mainRealm() as unknown as Record<symbol, unknown>)[GLOBAL_DISPATCHER] ?? (globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER]
   let top = direct
   for (let depth = 0; top && depth < 4; depth++) {
     const parent = parentOf(top, globalDispatcher)
@@ -187,7 +198,9 @@ export function noteUndiciSocket(socket: object, connector: unknown): void {
   const holder = top && top !== globalDispatcher ? s.byObject.get(top) : undefined
   s.undiciPools.set(
     socket,
-    holder ? { name: `an undici ${top!.constructor?.name ?? 'dispatcher'}`, owner: holder.owner, stack: holder.stack } : { name: "fetch's pool", owner: undefined },
+    holder
+      ? { name: `an undici ${top!.constructor?.name ?? 'dispatcher'}`, owner: holder.owner, stack: holder.stack }
+      : { name: "fetch's pool", owner: undefined },
   )
 }
 

@@ -16,7 +16,7 @@ export function followAgentPrototype(patch: (prototype: AgentPrototype) => () =>
   let undo: (() => void) | undefined
   const unfollow = followNewEmitters((emitter) => {
     if (undo) return
-    const prototype = Object.getPrototypeOf(emitter) as Partial<AgentPrototype> & { createConnection?: unknown } | null
+    const prototype = Object.getPrototypeOf(emitter) as (Partial<AgentPrototype> & { createConnection?: unknown }) | null
     if (typeof prototype?.addRequest !== 'function' || typeof prototype.createConnection !== 'function') return
     undo = patch(prototype as AgentPrototype)
     unfollow()

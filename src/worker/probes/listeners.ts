@@ -95,7 +95,14 @@ export const listenersProbe: Probe<Listener> = {
     const additionsByScope = new WeakMap<Scope, WeakMap<object, Map<string | symbol, EventAdditions>>>()
     let lastScope: Scope | undefined
     let lastAdditions: WeakMap<object, Map<string | symbol, EventAdditions>> | undefined
-    const noteListener = (target: object, type: string | symbol, listener: unknown, skip: Function, eventTarget: boolean, once: boolean) => {
+    const noteListener = (
+      target: object,
+      type: string | symbol,
+      listener: unknown,
+      skip: Function,
+      eventTarget: boolean,
+      once: boolean,
+    ) => {
       const current = ledger.current
       // an event target (an AbortSignal) is stamped in the WeakMap, an emitter with a property (see Tag)
       const origin = eventTarget ? ledger.bornIn.getAsideFirst(target) : ledger.bornIn.get(target)
@@ -118,7 +125,14 @@ export const listenersProbe: Probe<Listener> = {
       if (!byType) lastAdditions.set(target, (byType = new Map()))
       let event = byType.get(type)
       if (!event) byType.set(type, (event = { noted: 0, samples: [] }))
-      const entry: Listener = { target: target as Listener['target'], type, listener, event, once: once || fn !== listener, stack: undefined }
+      const entry: Listener = {
+        target: target as Listener['target'],
+        type,
+        listener,
+        event,
+        once: once || fn !== listener,
+        stack: undefined,
+      }
       if (event.noted >= STACKS_PER_EVENT && ledger.stacksPerTest !== Infinity) {
         // past the budget: no stack for the same code again (a leftover borrows a sample's, see sitesOf), and no
         // lookup (Node's own is told at the check); other code gets one, up to SAMPLES_PER_EVENT
@@ -146,7 +160,12 @@ export const listenersProbe: Probe<Listener> = {
       }
       event.noted++
       entry.stack = ledger.note(entry, listenersProbe, skip)
-      event.samples.push({ name: fn?.name ?? '', length: fn?.length ?? -1, text: fn ? Function.prototype.toString.call(fn) : '', stack: entry.stack })
+      event.samples.push({
+        name: fn?.name ?? '',
+        length: fn?.length ?? -1,
+        text: fn ? Function.prototype.toString.call(fn) : '',
+        stack: entry.stack,
+      })
     }
 
     undo.push(followNewEmitters((emitter) => ledger.bornIn.set(emitter, ledger.current)))
@@ -163,13 +182,17 @@ export const listenersProbe: Probe<Listener> = {
         return added
       })
     }
-    patch(EventTarget.prototype, 'addEventListener', (original) =>
-      function addEventListener(this: EventTarget, type: string, listener: unknown, options?: unknown) {
-        // eslint-disable-next-line prefer-rest-params -- the options argument may be absent, and stays so
-        const result = original.apply(this, arguments)
-        if (listener != null) note(this, type, listener, addEventListener, true, (options as { once?: unknown } | undefined)?.once === true)
-        return result
-      },
+    patch(
+      EventTarget.prototype,
+      'addEventListener',
+      (original) =>
+        function addEventListener(this: EventTarget, type: string, listener: unknown, options?: unknown) {
+          // eslint-disable-next-line prefer-rest-params -- the options argument may be absent, and stays so
+          const result = original.apply(this, arguments)
+          if (listener != null)
+            note(this, type, listener, addEventListener, true, (options as { once?: unknown } | undefined)?.once === true)
+          return result
+        },
     )
     undo.push(stampAbortSignals(ledger, patch))
     return () => {
@@ -277,7 +300,12 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
   const Original = globalThis.AbortController
   const slot = Object.getOwnPropertyDescriptor(globalThis, 'AbortController')
   // a vm pool's context may hold it read-only: there the signal takes the scope of its first read, as before
-  if (typeof Original === 'function' && !(Original as unknown as Record<symbol, unknown>)[PATCHED] && slot && (slot.writable || slot.configurable)) {
+  if (
+    typeof Original === 'function' &&
+    !(Original as unknown as Record<symbol, unknown>)[PATCHED] &&
+    slot &&
+    (slot.writable || slot.configurable)
+  ) {
     const proxy = new Proxy(Original, {
       construct(target, args, newTarget) {
         const controller = Reflect.construct(target, args, newTarget) as object
@@ -293,7 +321,12 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
       },
     })
     // a data property, whatever the slot was: a jsdom or happy-dom test file's globals are accessors (undone below)
-    Object.defineProperty(globalThis, 'AbortController', { configurable: slot.configurable, enumerable: slot.enumerable, writable: true, value: proxy })
+    Object.defineProperty(globalThis, 'AbortController', {
+      configurable: slot.configurable,
+      enumerable: slot.enumerable,
+      writable: true,
+      value: proxy,
+    })
     undo.push(() => {
       if (globalThis.AbortController === proxy) Object.defineProperty(globalThis, 'AbortController', slot)
     })
@@ -310,12 +343,15 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
   }
   for (const name of ['timeout', 'any', 'abort'] as const) {
     if (typeof AbortSignal[name] !== 'function') continue
-    patch(AbortSignal as unknown as Record<string, Function>, name, (original) =>
-      function make(this: unknown, ...args: unknown[]) {
-        const value = Reflect.apply(original, this, args) as object
-        ledger.bornIn.setAside(value, ledger.current)
-        return value
-      },
+    patch(
+      AbortSignal as unknown as Record<string, Function>,
+      name,
+      (original) =>
+        function make(this: unknown, ...args: unknown[]) {
+          const value = Reflect.apply(original, this, args) as object
+          ledger.bornIn.setAside(value, ledger.current)
+          return value
+        },
     )
   }
   return () => {
@@ -434,8 +470,14 @@ function describeCause(entry: Listener, members: Listener[]): Description {
       : types.length === 1
         ? `${members.length} ${eventName(entry.type)} listeners on ${on}`
         : `${members.length} listeners on ${on} (${types.map(eventName).join(', ')})`
-  const by = members.length > 1 && sites ? (isSameFrame(outermostUserSite(sites), callerSite(sites)) ? ', added by one line' : ', added by one call') : ''
-  const counts = targets.length === 1 ? types.map((type) => `${countListeners(targets[0]!, type)} ${eventName(type)}`).join(', ') : undefined
+  const by =
+    members.length > 1 && sites
+      ? isSameFrame(outermostUserSite(sites), callerSite(sites))
+        ? ', added by one line'
+        : ', added by one call'
+      : ''
+  const counts =
+    targets.length === 1 ? types.map((type) => `${countListeners(targets[0]!, type)} ${eventName(type)}`).join(', ') : undefined
   const state = `still attached${counts ? ` (${counts} on it now)` : ''}; ${members.length === 1 ? 'it outlives' : 'they outlive'} the test and run${members.length === 1 ? 's' : ''} on later events`
   const noStack =
     entry.stack === undefined && sites === undefined
@@ -454,7 +496,9 @@ function describeCause(entry: Listener, members: Listener[]): Description {
   }
   const isEmitter = isEventEmitter(entry.target)
   const event = eventName(entry.type)
-  const remove = isEmitter ? `${entry.target === process ? 'process' : 'emitter'}.off(${event}, listener)` : `target.removeEventListener(${event}, listener)`
+  const remove = isEmitter
+    ? `${entry.target === process ? 'process' : 'emitter'}.off(${event}, listener)`
+    : `target.removeEventListener(${event}, listener)`
   const once = members.every((m) => m.once)
   return {
     what: `${what}${by}`,
@@ -464,14 +508,24 @@ function describeCause(entry: Listener, members: Listener[]): Description {
       ? {
           alternative: `(${members.length === 1 ? 'it was' : 'they were'} added with ${isEmitter ? '`once`' : '`{ once: true }`'} and the event never came: remove ${members.length === 1 ? 'it' : 'them'} where the event may not come${isEmitter ? '' : ', or pass `{ signal }` when adding and abort that signal'})`,
         }
-      : { alternative: isEmitter ? 'or add it with `once` if it is meant to run a single time' : 'or pass `{ once: true }` or `{ signal }` when adding it' }),
+      : {
+          alternative: isEmitter
+            ? 'or add it with `once` if it is meant to run a single time'
+            : 'or pass `{ once: true }` or `{ signal }` when adding it',
+        }),
     includesParts: true,
     ...(noStack ? { noStack } : {}),
   }
 }
 
 function isSameFrame(a: NodeJS.CallSite | undefined, b: NodeJS.CallSite | undefined): boolean {
-  return a !== undefined && b !== undefined && a.getFileName() === b.getFileName() && a.getLineNumber() === b.getLineNumber() && a.getColumnNumber() === b.getColumnNumber()
+  return (
+    a !== undefined &&
+    b !== undefined &&
+    a.getFileName() === b.getFileName() &&
+    a.getLineNumber() === b.getLineNumber() &&
+    a.getColumnNumber() === b.getColumnNumber()
+  )
 }
 
 function escapeRegExp(text: string): string {
@@ -534,7 +588,15 @@ function outermostUserSite(sites: CallSites): NodeJS.CallSite | undefined {
   let found: NodeJS.CallSite | undefined
   for (const site of sites) {
     const file = site.getFileName() ?? ''
-    if (file === '' || file.startsWith('node:') || !/[\\/]/.test(file) || isVitestFile(file) || isOwn(file) || /[\\/]node_modules[\\/]/.test(file)) continue
+    if (
+      file === '' ||
+      file.startsWith('node:') ||
+      !/[\\/]/.test(file) ||
+      isVitestFile(file) ||
+      isOwn(file) ||
+      /[\\/]node_modules[\\/]/.test(file)
+    )
+      continue
     found = site
   }
   return found
@@ -591,6 +653,7 @@ function targetName(target: Listener['target']): string {
   if (target === process) return 'process'
   if (typeof AbortSignal !== 'undefined' && target instanceof AbortSignal) return 'a long-lived AbortSignal'
   const name = target.constructor?.name
-  if (isEventEmitter(target)) return name && name !== 'EventEmitter' && name !== 'Function' ? `a long-lived ${name} (EventEmitter)` : 'a long-lived EventEmitter'
+  if (isEventEmitter(target))
+    return name && name !== 'EventEmitter' && name !== 'Function' ? `a long-lived ${name} (EventEmitter)` : 'a long-lived EventEmitter'
   return name ? `a long-lived ${name} (EventTarget)` : 'a long-lived EventTarget'
 }

@@ -65,19 +65,22 @@ export const promiseTimersProbe: Probe<PromiseTimer> = {
     // setTimeout(delay, value, options), scheduler.wait(delay, options)
     patch(module, 'setTimeout', timeout('setTimeout', 2))
     patch(module.scheduler, 'wait', timeout('scheduler.wait', 1))
-    patch(module, 'setInterval', (original) =>
-      function setInterval(this: unknown) {
-        // eslint-disable-next-line prefer-rest-params
-        const iterator = original.apply(this, arguments) as unknown
-        const options = arguments[2] as TimerOptions | undefined
-        if (typeof iterator !== 'object' || iterator === null || options?.ref === false) return iterator
-        const delay = Number(arguments[0] ?? 1)
-        const life: IteratorLife = { started: false, done: false }
-        const timer: PromiseTimer = { api: 'setInterval', delay, life, iterator, signal: signalOf(options) }
-        // the interval starts with the first `next()` (the `for await` line), and is owned by who started it
-        followIterator(iterator, life, (skip) => ledger.note(timer, promiseTimersProbe, skip))
-        return iterator
-      },
+    patch(
+      module,
+      'setInterval',
+      (original) =>
+        function setInterval(this: unknown) {
+          // eslint-disable-next-line prefer-rest-params
+          const iterator = original.apply(this, arguments) as unknown
+          const options = arguments[2] as TimerOptions | undefined
+          if (typeof iterator !== 'object' || iterator === null || options?.ref === false) return iterator
+          const delay = Number(arguments[0] ?? 1)
+          const life: IteratorLife = { started: false, done: false }
+          const timer: PromiseTimer = { api: 'setInterval', delay, life, iterator, signal: signalOf(options) }
+          // the interval starts with the first `next()` (the `for await` line), and is owned by who started it
+          followIterator(iterator, life, (skip) => ledger.note(timer, promiseTimersProbe, skip))
+          return iterator
+        },
     )
     return () => {
       for (const fn of undo.reverse()) fn()

@@ -185,7 +185,8 @@ function collectAndJudge(): void {
   try {
     retainers = findCollectionRetainers({ markerClass: RetainedSocketCheck.name, ids: new Set(unknown.map((c) => c.id)) })
   } catch (error) {
-    if (error instanceof HeapTooLargeError) noteOnce(`vitest-leaks: retainedSockets: closed sockets outlived their tests, but ${error.message}: they are not reported.`)
+    if (error instanceof HeapTooLargeError)
+      noteOnce(`vitest-leaks: retainedSockets: closed sockets outlived their tests, but ${error.message}: they are not reported.`)
     else onInternalError(error)
     retainers = new Map()
   }
@@ -244,7 +245,12 @@ function noteOnce(message: string): void {
 }
 
 function retainerPhrase(retainer: CollectionRetainer): string {
-  const kind = retainer.collection === 'object' ? 'an object used as a collection' : retainer.collection === 'array' ? 'an array' : `a ${retainer.collection}`
+  const kind =
+    retainer.collection === 'object'
+      ? 'an object used as a collection'
+      : retainer.collection === 'array'
+        ? 'an array'
+        : `a ${retainer.collection}`
   const name = retainer.path ? ` \`${retainer.path}\`` : ''
   const holder = retainer.holder ? ` (of a ${retainer.holder})` : ''
   const entry = retainer.entryProperty ? `, as \`.${retainer.entryProperty}\` of an entry` : ''

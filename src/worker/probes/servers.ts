@@ -53,16 +53,16 @@ export const serversProbe: Probe<Server> = {
 
   describe(server) {
     const address = formatAddress(server.address())
-    const where = address === undefined ? '' : typeof server.address() === 'string' ? ` on Unix socket ${address}` : ` listening on ${address}`
+    const where =
+      address === undefined ? '' : typeof server.address() === 'string' ? ` on Unix socket ${address}` : ` listening on ${address}`
     const connections = server._connections ?? 0
     return {
       what: `${serverNoun(server)}${where}`,
       state: `still listening${fdOf(server)}${connections > 0 ? `, ${plural(connections, 'open connection')}` : ''}`,
       fix: 'close it with `server.close()`',
-      alternative:
-        isHttp(server, 'Server')
-          ? 'and call `server.closeAllConnections()` if clients still hold connections open'
-          : 'and destroy the sockets it accepted if clients still hold them open',
+      alternative: isHttp(server, 'Server')
+        ? 'and call `server.closeAllConnections()` if clients still hold connections open'
+        : 'and destroy the sockets it accepted if clients still hold them open',
     }
   },
 

@@ -11,7 +11,13 @@ import { agentOwner, clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, 
 import { followAgentPrototype, type AgentPrototype } from './http-agents.js'
 import { formatHostPort, isEnding, plural } from './net-describe.js'
 import { followAcceptedSockets, followClientSockets } from './net-follow.js'
-import { followUndiciWebSockets, forgetUpgrade, isWebSocketClosing, isWebSocketUpgrade, noteUndiciRequestSent } from './undici-websockets.js'
+import {
+  followUndiciWebSockets,
+  forgetUpgrade,
+  isWebSocketClosing,
+  isWebSocketUpgrade,
+  noteUndiciRequestSent,
+} from './undici-websockets.js'
 
 type Socket = net.Socket & {
   server?: net.Server
@@ -77,28 +83,30 @@ export const socketsProbe: Probe<Socket> = {
     // (and of libraries that build a ClientRequest themselves) is handed to its agent from inside the ClientRequest
     // constructor, where the user's `http.get(...)` is still on the stack: the agents' addRequest is wrapped, once
     // node:http is loaded (see followAgentPrototype).
-    undo.push(followAgentPrototype((agentProto: AgentPrototype) => {
-      const originalAddRequest = agentProto.addRequest
-      if ((originalAddRequest as any)[PATCHED]) return () => {}
-      const addRequest = function addRequest(this: http.Agent, request: object, ...rest: unknown[]) {
-        try {
-          if (!agentsSeen.has(this)) {
-            agentsSeen.add(this)
-            agents.set(new WeakRef(this), isGlobalAgent(this) ? undefined : ledger.current)
+    undo.push(
+      followAgentPrototype((agentProto: AgentPrototype) => {
+        const originalAddRequest = agentProto.addRequest
+        if ((originalAddRequest as any)[PATCHED]) return () => {}
+        const addRequest = function addRequest(this: http.Agent, request: object, ...rest: unknown[]) {
+          try {
+            if (!agentsSeen.has(this)) {
+              agentsSeen.add(this)
+              agents.set(new WeakRef(this), isGlobalAgent(this) ? undefined : ledger.current)
+            }
+            requests.set(request, new RequestUse(ledger.budgetedStack('requests', addRequest, REQUEST_FRAMES), ledger.current))
+          } catch (error) {
+            // never into the user's request
+            ledger.onInternalError(error)
           }
-          requests.set(request, new RequestUse(ledger.budgetedStack('requests', addRequest, REQUEST_FRAMES), ledger.current))
-        } catch (error) {
-          // never into the user's request
-          ledger.onInternalError(error)
+          return Reflect.apply(originalAddRequest, this, [request, ...rest])
         }
-        return Reflect.apply(originalAddRequest, this, [request, ...rest])
-      }
-      Object.defineProperty(addRequest, PATCHED, { value: originalAddRequest })
-      agentProto.addRequest = addRequest
-      return () => {
-        if (agentProto.addRequest === addRequest) agentProto.addRequest = originalAddRequest
-      }
-    }))
+        Object.defineProperty(addRequest, PATCHED, { value: originalAddRequest })
+        agentProto.addRequest = addRequest
+        return () => {
+          if (agentProto.addRequest === addRequest) agentProto.addRequest = originalAddRequest
+        }
+      }),
+    )
     // fetch() makes its undici request synchronously, some 25 frames down inside undici: the stack is taken at the
     // call to fetch itself, a few frames, and the request made during that call takes it (one made later, such as a
     // redirect's, takes its own). Both count against the test's budget of request stacks.
@@ -200,7 +208,9 @@ export const socketsProbe: Probe<Socket> = {
     if (record && poolSites) record.sites = poolSites
     let what: string
     if (socket.server) {
-      what = path ? `connection accepted by the server on Unix socket ${path}` : `connection accepted on ${local ?? '?'} from ${remote ?? '?'}`
+      what = path
+        ? `connection accepted by the server on Unix socket ${path}`
+        : `connection accepted on ${local ?? '?'} from ${remote ?? '?'}`
     } else if (path) {
       what = `Unix socket connection to ${path}`
     } else if (socket.connecting) {
@@ -521,7 +531,8 @@ function connectedPeer(socket: Socket, ctx: JudgeContext): Socket | undefined {
   for (const records of [...[...scopesOf(ctx.scope)].map((s) => s.records), ctx.ledger.pooled, ctx.ledger.reported]) {
     for (const record of records) {
       const other = record.resource as Socket | undefined
-      if (record.probe !== socketsProbe || !other || other.destroyed || other.localPort === undefined || other.remotePort === undefined) continue
+      if (record.probe !== socketsProbe || !other || other.destroyed || other.localPort === undefined || other.remotePort === undefined)
+        continue
       byAddresses.set(`${other.localAddress}|${other.localPort}|${other.remoteAddress}|${other.remotePort}`, new WeakRef(other))
     }
   }
@@ -558,7 +569,8 @@ export function connectTarget(args: unknown[]): { path?: string; host?: string; 
   // net.connect() passes its normalized [options, callback] array as the only argument
   const first = Array.isArray(args[0]) ? args[0][0] : args[0]
   if (typeof first === 'string' && !/^\d+$/.test(first)) return { path: first }
-  if (typeof first === 'number' || typeof first === 'string') return { host: typeof args[1] === 'string' ? args[1] : 'localhost', port: Number(first) }
+  if (typeof first === 'number' || typeof first === 'string')
+    return { host: typeof args[1] === 'string' ? args[1] : 'localhost', port: Number(first) }
   if (first && typeof first === 'object') {
     const options = first as { path?: string; host?: string; port?: number | string }
     if (typeof options.path === 'string') return { path: options.path }

@@ -97,7 +97,8 @@ export const timersProbe: Probe<Timeout> = {
         }
         const stack = ledger.note(timer, timersProbe, wrapped)
         if (sighting === undefined) callbacks.set(callback, Sighting.Once)
-        else if (sighting === Sighting.Once && stack) callbacks.set(callback, isNodeFile(stack.sites?.[0]?.getFileName()) ? Sighting.Node : Sighting.Other)
+        else if (sighting === Sighting.Once && stack)
+          callbacks.set(callback, isNodeFile(stack.sites?.[0]?.getFileName()) ? Sighting.Node : Sighting.Other)
       }
       Object.defineProperty(wrapped, PATCHED, { value: original })
       const custom = (original as any)[promisify.custom]

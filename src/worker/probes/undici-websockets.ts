@@ -31,15 +31,18 @@ export function noteUndiciRequestSent(request: object, socket: net.Socket): void
 
 /** Follows undici's WebSockets as they open; returns the undo. */
 export function followUndiciWebSockets(): () => void {
-  return subscribe('undici:websocket:open', ({ address, websocket }: { address?: { address?: string; port?: number } | null; websocket?: WebSocketLike }) => {
-    for (const socket of upgrading) {
-      if (socket.destroyed) upgrading.delete(socket)
-      else if (address && socket.localPort === address.port && socket.localAddress === address.address) {
-        upgrading.delete(socket)
-        if (websocket) websocketOf.set(socket, websocket)
+  return subscribe(
+    'undici:websocket:open',
+    ({ address, websocket }: { address?: { address?: string; port?: number } | null; websocket?: WebSocketLike }) => {
+      for (const socket of upgrading) {
+        if (socket.destroyed) upgrading.delete(socket)
+        else if (address && socket.localPort === address.port && socket.localAddress === address.address) {
+          upgrading.delete(socket)
+          if (websocket) websocketOf.set(socket, websocket)
+        }
       }
-    }
-  })
+    },
+  )
 }
 
 /** Whether the WebSocket on this upgraded socket was asked to close (or has closed), when it is known. */

@@ -30,8 +30,14 @@ export const watchIteratorsProbe: Probe<WatchIterator> = {
       // eslint-disable-next-line prefer-rest-params -- the arguments pass through as they are
       const iterator = original.apply(this, arguments) as unknown
       const options = arguments[1] as { persistent?: unknown } | string | undefined
-      if (typeof iterator !== 'object' || iterator === null || (typeof options === 'object' && options?.persistent === false)) return iterator
-      const watched: WatchIterator = { path: String(arguments[0]), life: { started: false, done: false }, iterator, signal: signalOf(options) }
+      if (typeof iterator !== 'object' || iterator === null || (typeof options === 'object' && options?.persistent === false))
+        return iterator
+      const watched: WatchIterator = {
+        path: String(arguments[0]),
+        life: { started: false, done: false },
+        iterator,
+        signal: signalOf(options),
+      }
       // the watcher starts with the first `next()` (the `for await` line), and is owned by who started it
       followIterator(iterator, watched.life, (skip) => ledger.track(watched, watchIteratorsProbe, skip))
       return iterator

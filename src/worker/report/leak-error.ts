@@ -2,7 +2,16 @@ import type { Leak } from '../check.js'
 import type { Description, JudgeContext, LeakRecord, Scope } from '../ledger/ledger.js'
 import type { LeakKind } from '../../shared/options.js'
 import { lastCallInto } from '../stacks/library-calls.js'
-import { formatCallSites, CAPTURE_LIMIT, framesForReport, hasUserFrame, isVitestFile, libraryOf, stackCutAt, type CallSites } from '../stacks/stack.js'
+import {
+  formatCallSites,
+  CAPTURE_LIMIT,
+  framesForReport,
+  hasUserFrame,
+  isVitestFile,
+  libraryOf,
+  stackCutAt,
+  type CallSites,
+} from '../stacks/stack.js'
 import { isTracing, traceToUserCode } from '../stacks/trace.js'
 
 /** One leftover resource. Its stack is where the resource was created, so Vitest draws the code frame there. */
@@ -80,7 +89,8 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
       const where = call.scope === record.owner ? '' : ` (in ${describeScope(call.scope)})`
       later = `${library} made it on a later tick, out of your stack: the first frames are your last call that constructed a ${library} object${where}, the last ones ${library}'s own`
     } else if (!isTracing() && frames.length > 0) {
-      later = 'no frame of your code: it was created on a later tick; run with VITEST_LEAKS_TRACE=1 to follow the async chain back to your call'
+      later =
+        'no frame of your code: it was created on a later tick; run with VITEST_LEAKS_TRACE=1 to follow the async chain back to your call'
     }
   }
   const fallback = frames.length === 0 ? framesOfParts(record, ctx) : []

@@ -99,7 +99,7 @@ function fileOf(site: NodeJS.CallSite): string {
 }
 
 function isInternal(file: string): boolean {
-  return file === '' || file.startsWith('node:') || !file.includes('/') && !file.includes('\\')
+  return file === '' || file.startsWith('node:') || (!file.includes('/') && !file.includes('\\'))
 }
 
 /** A file of the plugin itself: closing a leaked socket, it adds an 'error' listener that swallows a late error. */

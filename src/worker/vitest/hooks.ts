@@ -209,7 +209,10 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
           // tests ran, and none of their attempts was opened, or none was closed: the runner no longer calls one of
           // the plugin's methods
           if ((opened === 0 || closedAttempts === 0) && hasRunTest(file)) {
-            reportInternalError(runtime, new Error("the tests of this file ran without Vitest's onBeforeTryTask or onAfterRetryTask: they were not checked"))
+            reportInternalError(
+              runtime,
+              new Error("the tests of this file ran without Vitest's onBeforeTryTask or onAfterRetryTask: they were not checked"),
+            )
           }
         }
         checkThroughRunner(file, {
@@ -307,7 +310,8 @@ function untimedCleanup<T extends Function>(hook: T): T {
 /** Why Vitest would not show a failure of this test as one, if it would not. Read when the test's check runs. */
 function hidesFailure(task: TaskLike): string | undefined {
   if (task.fails) return 'it is a `test.fails` test, whose failure Vitest turns into a pass'
-  if (task.result?.pending || task.result?.state === 'skip') return 'it was skipped while it ran (`ctx.skip()`), and Vitest drops the errors of a skipped test'
+  if (task.result?.pending || task.result?.state === 'skip')
+    return 'it was skipped while it ran (`ctx.skip()`), and Vitest drops the errors of a skipped test'
   return undefined
 }
 
