@@ -2,7 +2,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { fs } from '../node/builtins.js'
 import type { Ledger, Probe, ResourceState } from '../ledger/ledger.js'
-import { replaceMethod } from './follow.js'
+import { wrapOnce } from './follow.js'
 
 type How = 'fs.open' | 'fs.openSync' | 'fs.promises.open' | 'fs.createReadStream' | 'fs.createWriteStream'
 /** A file stream as the probe reads it (`fd` is set once the stream has opened its file). */
@@ -46,12 +46,7 @@ export const filesProbe: Probe<OpenFile> = {
 
   install(ledger: Ledger) {
     const undo: Array<() => void> = []
-    const patch = (host: Record<string, unknown>, name: string, make: (original: Function) => Function) => {
-      const original = host[name] as Function
-      if (typeof original !== 'function' || (original as any)[PATCHED]) return
-      const restore = replaceMethod(host, name, make(original), PATCHED)
-      undo.push(() => void restore())
-    }
+    const patch = (host: object, name: string, make: (original: Function) => Function) => wrapOnce(undo, host, name, make, PATCHED)
     const fsHost = fs as unknown as Record<string, unknown>
     const promisesHost = fs.promises as unknown as Record<string, unknown>
 

@@ -20,6 +20,22 @@ export function replaceMethod(owner: object, name: string, replacement: Function
   }
 }
 
+/**
+ * Wraps `host[name]` with `make(original)`, once per worker: a function already wrapped (it carries `marker`, as when
+ * the setup file runs again for the next test file) or missing is left as it is. The undo goes on `undo`.
+ */
+export function wrapOnce(
+  undo: Array<() => unknown>,
+  host: object | undefined,
+  name: string,
+  make: (original: Function) => Function,
+  marker: symbol,
+): void {
+  const original = (host as Record<string, unknown> | undefined)?.[name]
+  if (typeof original !== 'function' || (original as any)[marker]) return
+  undo.push(replaceMethod(host!, name, make(original), marker))
+}
+
 /** The listeners of one kind of event, behind one patch (or subscription) for all of them. */
 export interface Followers<L> {
   /** Copied on every change, so that a listener leaving during a call changes nothing under the loop. */

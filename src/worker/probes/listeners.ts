@@ -1,6 +1,7 @@
 import { EventEmitter, getEventListeners } from 'node:events'
 import { captureCallSites, isOwn, isVitestFile, libraryOf, type CallSites, type LazyCallSites } from '../stacks/stack.js'
 import { followNewEmitters } from './emitter-follow.js'
+import { wrapOnce } from './follow.js'
 import { pgListenerParkedIn } from './holders.js'
 import type { Description, JudgeContext, Ledger, Probe, ResourceState, Scope } from '../ledger/ledger.js'
 
@@ -69,16 +70,8 @@ export const listenersProbe: Probe<Listener> = {
 
   install(ledger: Ledger) {
     const undo: Array<() => void> = []
-    const patch = <T extends object>(owner: T, name: keyof T & string, replacement: (original: Function) => Function) => {
-      const original = owner[name] as unknown as Function
-      if ((original as any)?.[PATCHED]) return
-      const patched = replacement(original)
-      Object.defineProperty(patched, PATCHED, { value: original })
-      ;(owner as Record<string, unknown>)[name] = patched
-      undo.push(() => {
-        if ((owner as Record<string, unknown>)[name] === patched) (owner as Record<string, unknown>)[name] = original
-      })
-    }
+    const patch = <T extends object>(owner: T, name: keyof T & string, make: (original: Function) => Function) =>
+      wrapOnce(undo, owner, name, make, PATCHED)
 
     const note = (target: object, type: string | symbol, listener: unknown, skip: Function, eventTarget: boolean, once: boolean) => {
       try {

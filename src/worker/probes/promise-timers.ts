@@ -2,7 +2,7 @@ import { timers } from '../node/builtins.js'
 import type { Ledger, Probe } from '../ledger/ledger.js'
 import { FREQUENT_LIMIT } from '../stacks/stack.js'
 import { finishIterator, followIterator, signalOf, type IteratorLife } from './iterators.js'
-import { replaceMethod } from './follow.js'
+import { wrapOnce } from './follow.js'
 
 /** A timer of `node:timers/promises`: its promise (setTimeout, scheduler.wait) or its iterator (setInterval). */
 type PromiseTimer =
@@ -32,11 +32,8 @@ export const promiseTimersProbe: Probe<PromiseTimer> = {
     const module = timers.promises as unknown as Record<string, unknown> & { scheduler?: Record<string, unknown> }
     const undo: Array<() => boolean> = []
     /** `make(original)` is the wrapper: it calls the original, and notes what it made unless that holds nothing open. */
-    const patch = (host: Record<string, unknown> | undefined, name: string, make: (original: Function) => Function) => {
-      const original = host?.[name] as Function | undefined
-      if (typeof original !== 'function' || (original as any)[PATCHED]) return
-      undo.push(replaceMethod(host!, name, make(original), PATCHED))
-    }
+    const patch = (host: object | undefined, name: string, make: (original: Function) => Function) =>
+      wrapOnce(undo, host, name, make, PATCHED)
     const timeout = (api: 'setTimeout' | 'scheduler.wait', optionsAt: number) => (original: Function) => {
       const wrapped = {
         [api](this: unknown) {
