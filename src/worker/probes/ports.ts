@@ -1,6 +1,7 @@
 import { MessagePort } from 'node:worker_threads'
 import type { Ledger, Probe } from '../ledger/ledger.js'
 import { isOwn, isVitestFile, type CallSites } from '../stacks/stack.js'
+import { runningWorkers } from './workers.js'
 
 const PATCHED = Symbol.for('vitest-leaks.ports.original')
 
@@ -62,6 +63,12 @@ export const portsProbe: Probe<MessagePort> = {
       fix: 'close it with `port.close()` (closing one end closes both)',
       alternative: 'or `port.unref()` if it must outlive the test',
     }
+  },
+
+  // A pool of workers talks to each over a MessageChannel whose other end it gave the worker: the port closes with its
+  // worker. Left at the same check as a worker, it is reported inside the worker's error: one cause, one error.
+  partOf() {
+    return runningWorkers()
   },
 
   close(port) {

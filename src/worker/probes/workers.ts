@@ -13,6 +13,7 @@ export const workersProbe: Probe<Worker> = {
   install(ledger: Ledger) {
     const onWorker = ({ worker }: { worker: Worker }) => {
       ledger.track(worker, workersProbe, onWorker)
+      running.add(new WeakRef(worker))
     }
     return subscribe('worker_threads', onWorker)
   },
@@ -33,4 +34,18 @@ export const workersProbe: Probe<Worker> = {
   close(worker) {
     worker.terminate().catch(() => {})
   },
+}
+
+/** Workers seen and maybe still running, held weakly (for the ports probe: a port is reported with its worker). */
+const running = new Set<WeakRef<Worker>>()
+
+/** The worker threads still running. */
+export function runningWorkers(): Worker[] {
+  const workers: Worker[] = []
+  for (const ref of running) {
+    const worker = ref.deref()
+    if (worker && worker.threadId !== -1) workers.push(worker)
+    else running.delete(ref)
+  }
+  return workers
 }
