@@ -488,6 +488,11 @@ export interface Description {
   fixWhere?: boolean
   /** The description already names the parts folded into it (see `partOf`): they are not listed again. */
   includesParts?: boolean
+  /**
+   * Often shared by the tests of a suite (a server): left by a test, the fix also says where a shared one belongs, since
+   * closing it at the test's end would break the next test that uses it.
+   */
+  shared?: boolean
 }
 
 /**

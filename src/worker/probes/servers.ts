@@ -63,6 +63,7 @@ export const serversProbe: Probe<Server> = {
       alternative: isHttp(server, 'Server')
         ? 'and call `server.closeAllConnections()` if clients still hold connections open'
         : 'and destroy the sockets it accepted if clients still hold them open',
+      shared: true,
     }
   },
 

@@ -102,6 +102,9 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
     ...(later ? [`           (${later})`] : []),
     `  fix:     ${description.fix}${description.fixWhere === false ? '' : ` ${whereToClose(record, scope)}`}`,
     ...(description.alternative ? [`           ${description.alternative}`] : []),
+    ...(description.shared && scope.kind === 'test'
+      ? ['           or, if later tests use it, start it in a beforeAll and close it in an afterAll of their suite']
+      : []),
   ].join('\n')
   const error = new LeakError(message)
   const shown = frames.length > 0 ? frames : fallback
