@@ -118,6 +118,14 @@ describe('report file', () => {
     })
   })
 
+  test("a leak made through a spy is located at the user's line, not in Vitest's spy", async () => {
+    const dir = copyFixture()
+    const run = await runVitest('adoption', { cwd: dir, args: ['--config', 'report-spied.config.ts'] })
+    const report = JSON.parse(readFileSync(join(dir, '.out/leaks-report.json'), 'utf8'))
+    expect(report.leaks, run.output).toHaveLength(1)
+    expect(report.leaks[0]).toMatchObject({ kind: 'timers', location: { file: 'spied.test.ts', line: 6 } })
+  })
+
   test("leaks appear in Vitest's JUnit and JSON reports as ordinary failures", async () => {
     const dir = copyFixture()
     await runVitest('adoption', {

@@ -9,7 +9,7 @@ import { judgeLeak, type LeakEntry } from '../shared/policy.js'
 import { pinGlobals } from './node/realm.js'
 import { META_KEY } from '../shared/config-channel.js'
 import { describeLeaks, type LeakError } from './report/leak-error.js'
-import { parseFrame } from './stacks/stack.js'
+import { isVitestFile, parseFrame } from './stacks/stack.js'
 import { enableTrace } from './stacks/trace.js'
 import { followLibraryCalls } from './stacks/library-calls.js'
 import { RUNTIME } from '../shared/runtime-key.js'
@@ -119,7 +119,8 @@ function fileLeaks(runtime: Runtime, scope: Scope, task: ScopeTask, file: ScopeF
     const failing: LeakError[] = []
     const entries: LeakEntry[] = []
     for (const leak of describeLeaks(leaks, scope, { scope, ledger })) {
-      const location = leak.frames.map(parseFrame).find((frame) => frame !== undefined)
+      // where the code frame is drawn: Vitest's own frames (a `vi.spyOn` wrapper around the call) are not the user's line
+      const location = leak.frames.map(parseFrame).find((frame) => frame !== undefined && !isVitestFile(frame.file))
       const entry: Omit<LeakEntry, 'status'> = {
         kind: leak.kind,
         what: leak.what,

@@ -90,6 +90,8 @@ export class LazyCallSites {
 
 const VITEST_PATH = /[\\/]node_modules[\\/](?:vitest|@vitest[\\/][^\\/]+|tinypool|tinyspy|vite|vite-node)[\\/]/
 
+const SPY_PATH = /[\\/]node_modules[\\/](?:@vitest[\\/]spy|tinyspy)[\\/]/
+
 export function isVitestFile(file: string): boolean {
   return VITEST_PATH.test(file)
 }
@@ -125,7 +127,8 @@ export function isCreatedByVitest(sites: CallSites | undefined): boolean {
   if (!sites) return false
   for (const site of sites) {
     const file = fileOf(site)
-    if (isOwn(file)) continue
+    // a spy (`vi.spyOn(globalThis, 'setTimeout')`) calls what it wraps for the user's code: look past it
+    if (isOwn(file) || SPY_PATH.test(file)) continue
     return VITEST_PATH.test(file)
   }
   return false
