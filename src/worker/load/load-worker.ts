@@ -17,13 +17,12 @@ import { dirname, join } from 'node:path'
 import { Script } from 'node:vm'
 import { PROVIDE_KEY, type ProvidedConfig } from '../../shared/config-channel.js'
 import type { VitestApi } from '../vitest/vitest-api.js'
-import type * as WorkerModule from './worker.js'
-
-export type Worker = typeof WorkerModule
-
-/** The worker's code and how to hand Vitest to it; `saveCodeCache` once the test file has run (see below). */
-export interface LoadedWorker {
-  worker: Worker
+/**
+ * The worker's code (the exports of worker.ts, typed by the entry that loads it) and how to hand Vitest to it;
+ * `saveCodeCache` once the test file has run (see below).
+ */
+export interface LoadedWorker<W> {
+  worker: W
   api: VitestApi
   saveCodeCache: () => void
 }
@@ -32,16 +31,16 @@ export interface LoadedWorker {
 const LOADED = Symbol.for('vitest-leaks.worker')
 
 interface Compiled {
-  worker: Worker
+  worker: unknown
   /** Set while a code cache should be written: the script, and where. */
   pending?: { script: Script; cache: CacheFile }
 }
 
-export function loadWorker(api: VitestApi): LoadedWorker {
+export function loadWorker<W>(api: VitestApi): LoadedWorker<W> {
   const host = process as unknown as Record<symbol, Compiled | undefined>
   const compiled = (host[LOADED] ??= compile(codeCacheDir(api)))
   return {
-    worker: compiled.worker,
+    worker: compiled.worker as W,
     api,
     saveCodeCache: () => {
       const pending = compiled.pending
@@ -72,7 +71,7 @@ function compile(cacheDir: string | undefined): Compiled {
     filename: file,
     cachedData,
   })
-  const module = { exports: {} as Worker }
+  const module = { exports: {} as unknown }
   const run = script.runInThisContext() as (...args: unknown[]) => void
   run.call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
   const fresh = cache !== undefined && (cachedData === undefined || script.cachedDataRejected === true)

@@ -9,7 +9,8 @@
  * CommonJS loader would see the wrong globals: there the ES module build is imported, as any module is.
  */
 import type * as VitestModule from 'vitest'
-import type { LoadedWorker, Worker } from './load-worker.js'
+import type { LoadedWorker } from './load-worker.js'
+import type * as WorkerModule from './worker.js'
 import type { VitestApi } from '../vitest/vitest-api.js'
 import { inVmContextFast } from './vm-context.js'
 
@@ -17,7 +18,9 @@ import { inVmContextFast } from './vm-context.js'
 // `import('…')`, even one never reached, and fails the test file because Vitest 5 has no `vitest/suite` export.
 const SUITE = 'vitest/suite'
 
-export async function startWorker(): Promise<LoadedWorker> {
+type Worker = typeof WorkerModule
+
+export async function startWorker(): Promise<LoadedWorker<Worker>> {
   const api: VitestApi = {
     module: (await import('vitest')) as typeof VitestModule,
     importSuite,
@@ -27,7 +30,7 @@ export async function startWorker(): Promise<LoadedWorker> {
     return { worker, api, saveCodeCache: () => {} }
   }
   const load = (await nodeRequire())('./load-worker.cjs') as typeof import('./load-worker.js')
-  return load.loadWorker(api)
+  return load.loadWorker<Worker>(api)
 }
 
 /**
