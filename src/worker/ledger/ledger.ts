@@ -193,7 +193,7 @@ export class Ledger {
 
   /**
    * The owner of a resource created now: the concurrent test whose async context this is; else, inside the callback
-   * of a timer whose owner is known (see `ownCallbacks`), that owner; else the running scope. A retry timer that an
+   * of a timer whose owner is known (see `callbackOwners`), that owner; else the running scope. A retry timer that an
    * earlier test left, firing during a later test, makes its next attempt for the earlier test, never for the test
    * that happens to run.
    */

@@ -1,9 +1,8 @@
 import { executionAsyncResource } from 'node:async_hooks'
 import { timers } from '../node/builtins.js'
-import type { Ledger, Scope } from '../ledger/ledger.js'
-import { mainRealm } from '../node/realm.js'
+import type { Ledger, Probe, Scope } from '../ledger/ledger.js'
 import { Tag } from '../ledger/tag.js'
-import type { Probe } from '../ledger/ledger.js'
+import { wrapTimerFunction } from './timer-functions.js'
 
 type Immediate = NodeJS.Immediate & { _destroyed?: boolean; _onImmediate?: Function | null }
 
@@ -41,8 +40,7 @@ export const immediatesProbe: Probe<PollingLoop | Immediate> = {
     const sample = timers.setImmediate(() => {}) as Immediate
     timers.clearImmediate(sample)
     const ImmediateClass = sample.constructor
-    const wrap = (original: typeof setImmediate): typeof setImmediate => {
-      if ((original as any)[PATCHED]) return original
+    const wrap = (original: Function): Function => {
       const setImmediate = function setImmediate(this: unknown) {
         // eslint-disable-next-line prefer-rest-params -- the arguments pass through as they are
         const immediate = (original as Function).apply(this, arguments) as Immediate
@@ -69,24 +67,10 @@ export const immediatesProbe: Probe<PollingLoop | Immediate> = {
           ledger.onInternalError(error)
         }
         return immediate
-      } as unknown as typeof globalThis.setImmediate
-      Object.defineProperty(setImmediate, PATCHED, { value: original })
-      const custom = (original as any)[Symbol.for('nodejs.util.promisify.custom')]
-      if (custom) Object.defineProperty(setImmediate, Symbol.for('nodejs.util.promisify.custom'), { value: custom, configurable: true })
+      }
       return setImmediate
     }
-    const wrappers = new Map<Function, typeof setImmediate>()
-    const replace = (target: Record<string, unknown>) => {
-      const original = target.setImmediate as typeof setImmediate
-      if (typeof original !== 'function') return
-      let wrapped = wrappers.get(original)
-      if (!wrapped) wrappers.set(original, (wrapped = wrap(original)))
-      target.setImmediate = wrapped
-      undo.push(() => {
-        if (target.setImmediate === wrapped) target.setImmediate = original
-      })
-    }
-    for (const target of new Set([globalThis, mainRealm(), timers]) as Set<unknown> as Set<Record<string, unknown>>) replace(target)
+    wrapTimerFunction(undo, 'setImmediate', wrap, PATCHED)
     return () => {
       for (const fn of undo) fn()
     }

@@ -1,9 +1,8 @@
-import { promisify } from 'node:util'
 import { timers } from '../node/builtins.js'
 import type { Ledger, Probe } from '../ledger/ledger.js'
 import { FREQUENT_LIMIT, isCreatedByVitest, isOwn, isVitestFile, type CallSites } from '../stacks/stack.js'
-import { mainRealm } from '../node/realm.js'
 import { pgPoolOf } from './holders.js'
+import { unwrapped, wrapTimerFunction } from './timer-functions.js'
 
 // Node's Timeout object: `_destroyed` is set when a one-shot timer fired or any timer was cleared.
 type Timeout = NodeJS.Timeout & {
@@ -45,7 +44,6 @@ export const timersProbe: Probe<Timeout> = {
     let inEnvironmentCall = 0
     let notedInside: Timeout | undefined
     const wrap = (original: TimerFn, name: 'setTimeout' | 'setInterval'): TimerFn => {
-      if ((original as any)[PATCHED]) return original
       // In the vm pools a jsdom, happy-dom or edge-runtime test file's global is that environment's own function, which
       // sets a Node timer and may return something else: jsdom's and the edge runtime's ids are numbers, happy-dom has
       // objects of its own for 0 ms. Their Node timer is the one tracked: seen when the environment calls the wrapped
@@ -100,33 +98,10 @@ export const timersProbe: Probe<Timeout> = {
         else if (sighting === Sighting.Once && stack)
           callbacks.set(callback, isNodeFile(stack.sites?.[0]?.getFileName()) ? Sighting.Node : Sighting.Other)
       }
-      Object.defineProperty(wrapped, PATCHED, { value: original })
-      const custom = (original as any)[promisify.custom]
-      if (custom) Object.defineProperty(wrapped, promisify.custom, { value: custom, configurable: true })
       return wrapped
     }
-    // one wrapper per original function: the globals and the module export are the same function in Node
-    const wrappers = new Map<TimerFn, TimerFn>()
-    const wrapOnce = (original: TimerFn, name: 'setTimeout' | 'setInterval'): TimerFn => {
-      let wrapped = wrappers.get(original)
-      if (!wrapped) wrappers.set(original, (wrapped = wrap(original, name)))
-      return wrapped
-    }
-    const replace = (target: Record<string, unknown>, name: 'setTimeout' | 'setInterval') => {
-      const original = target[name] as TimerFn
-      if (typeof original !== 'function') return
-      const wrapped = wrapOnce(original, name)
-      target[name] = wrapped
-      undo.push(() => {
-        if (target[name] === wrapped) target[name] = original
-      })
-    }
-    // In the vm pools this module runs in the first test file's vm context; later contexts copy their globals from
-    // the worker's own global object when first read: wrap them there too, or only the first file is checked.
-    const globals = new Set([globalThis, mainRealm()]) as Set<unknown> as Set<Record<string, unknown>>
     for (const name of ['setTimeout', 'setInterval'] as const) {
-      for (const target of globals) replace(target, name)
-      replace(timers as unknown as Record<string, unknown>, name)
+      wrapTimerFunction(undo, name, (original) => wrap(original as TimerFn, name), PATCHED)
     }
     return () => {
       for (const fn of undo) fn()
@@ -180,10 +155,9 @@ export const timersProbe: Probe<Timeout> = {
   },
 }
 
-/** Node's own setTimeout, unwrapped: to read the timer clock. */
+/** Node's own setTimeout, unwrapped: to read the timer clock, and to make a Timeout that is not noted. */
 function realSetTimeout(): typeof setTimeout {
-  const fn = timers.setTimeout as typeof setTimeout & { [PATCHED]?: typeof setTimeout }
-  return fn[PATCHED] ?? fn
+  return unwrapped(timers.setTimeout, PATCHED)
 }
 
 function noop(): void {}
@@ -236,8 +210,7 @@ function callSeeingTimerIds(fn: Function, self: unknown, args: IArguments): { re
 /** The prototype of Node's timers, from one made and cleared at once with Node's own setTimeout (not the wrapper). */
 function timeoutPrototypeOf(): object | null {
   try {
-    const setTimeout = ((timers.setTimeout as any)[PATCHED] ?? timers.setTimeout) as typeof timers.setTimeout
-    const timer = setTimeout(() => {}, 0)
+    const timer = realSetTimeout()(() => {}, 0)
     timers.clearTimeout(timer)
     return Object.getPrototypeOf(timer) as object
   } catch {
