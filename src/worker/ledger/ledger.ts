@@ -399,6 +399,14 @@ export class Ledger {
     this.pooled.delete(record)
   }
 
+  /** Gives a record to another scope, as what it was made for there (see stacks/library-calls.ts). */
+  reown(record: LeakRecord, owner: Scope, phase: ScopePhase): void {
+    this.forget(record)
+    record.owner = owner
+    record.phase = phase
+    owner.records.add(record)
+  }
+
   pool(record: LeakRecord): void {
     record.owner.records.delete(record)
     this.pooled.add(record)

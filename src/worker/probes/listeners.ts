@@ -1,5 +1,5 @@
 import { EventEmitter, getEventListeners } from 'node:events'
-import { captureCallSites, isOwn, isVitestFile, libraryOf, type CallSites, type LazyCallSites } from '../stacks/stack.js'
+import { captureCallSites, isOwn, isUserSite, isVitestFile, libraryOf, type CallSites, type LazyCallSites } from '../stacks/stack.js'
 import { followNewEmitters } from './emitter-follow.js'
 import { wrapOnce } from './follow.js'
 import { pgListenerParkedIn } from './holders.js'
@@ -579,19 +579,7 @@ function isLibrarySite(site: NodeJS.CallSite | undefined): boolean {
 /** The outermost frame of the user's own code (not node, not a package, not Vitest, not the plugin): the test's line. */
 function outermostUserSite(sites: CallSites): NodeJS.CallSite | undefined {
   let found: NodeJS.CallSite | undefined
-  for (const site of sites) {
-    const file = site.getFileName() ?? ''
-    if (
-      file === '' ||
-      file.startsWith('node:') ||
-      !/[\\/]/.test(file) ||
-      isVitestFile(file) ||
-      isOwn(file) ||
-      /[\\/]node_modules[\\/]/.test(file)
-    )
-      continue
-    found = site
-  }
+  for (const site of sites) if (isUserSite(site)) found = site
   return found
 }
 

@@ -108,9 +108,6 @@ export function moveToCallingScope(record: LeakRecord, ledger: Ledger): boolean 
   if (!sites || hasUserFrame(sites)) return false
   const call = lastCallInto(libraryOf(sites), record.owner)
   if (!call || call.scope === record.owner) return false
-  ledger.forget(record)
-  record.owner = call.scope
-  record.phase = call.phase
-  call.scope.records.add(record)
+  ledger.reown(record, call.scope, call.phase)
   return true
 }

@@ -215,10 +215,13 @@ export function parseFrame(line: string): { file: string; line: number; column: 
   return { file, line: Number(match[2]), column: Number(match[3]) }
 }
 
-/** True when some frame is the user's own code: not node, not a package in node_modules, not Vitest, not the plugin. */
+/** A frame of the user's own code: not node, not a package in node_modules (Vitest included), not the plugin. */
+export function isUserSite(site: NodeJS.CallSite): boolean {
+  const file = fileOf(site)
+  return !isInternal(file) && !isOwn(file) && !/[\\/]node_modules[\\/]/.test(file)
+}
+
+/** True when some frame is the user's own code. */
 export function hasUserFrame(sites: CallSites | undefined): boolean {
-  return (sites ?? []).some((site) => {
-    const file = fileOf(site)
-    return !isInternal(file) && !isOwn(file) && !/[\\/]node_modules[\\/]/.test(file)
-  })
+  return (sites ?? []).some(isUserSite)
 }
