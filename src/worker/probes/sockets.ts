@@ -10,6 +10,7 @@ import { subscribe } from './channel.js'
 import { agentOwner, clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
 import { followAgentPrototype, type AgentPrototype } from './http-agents.js'
 import { formatHostPort, isEnding, plural } from './net-describe.js'
+import { replaceMethod } from './follow.js'
 import { followAcceptedSockets, followClientSockets } from './net-follow.js'
 import {
   followUndiciWebSockets,
@@ -100,11 +101,8 @@ export const socketsProbe: Probe<Socket> = {
           }
           return Reflect.apply(originalAddRequest, this, [request, ...rest])
         }
-        Object.defineProperty(addRequest, PATCHED, { value: originalAddRequest })
-        agentProto.addRequest = addRequest
-        return () => {
-          if (agentProto.addRequest === addRequest) agentProto.addRequest = originalAddRequest
-        }
+        const restore = replaceMethod(agentProto, 'addRequest', addRequest, PATCHED)
+        return () => void restore()
       }),
     )
     // fetch() makes its undici request synchronously, some 25 frames down inside undici: the stack is taken at the
