@@ -1,6 +1,4 @@
-import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
-import { checkMarkers } from './markers.js'
+import { fixtureFiles, markedRunProblems } from './markers.js'
 import type { RunOutcome } from './run-vitest.js'
 
 // Runs of the environments fixture (test/fixtures/environments), shared by environments.test.ts (this Vitest) and
@@ -25,20 +23,7 @@ export const ENVIRONMENT_RUNS: EnvironmentRun[] = [
 
 /** Problems with one run; an empty list means every file was checked and behaved as its markers say. */
 export function environmentRunProblems(run: RunOutcome, fixture: string, expected: EnvironmentRun): string[] {
-  const files =
-    expected.files ??
-    readdirSync(fixture)
-      .filter((file) => file.endsWith('.test.ts'))
-      .sort()
-  const problems: string[] = []
-  const reported = run.modules.map((m) => m.file.split('/').at(-1)).sort()
-  if (JSON.stringify(reported) !== JSON.stringify(files))
-    problems.push(`reported files ${JSON.stringify(reported)}, expected ${JSON.stringify(files)}`)
-  if (run.unhandled.length > 0) problems.push(`unhandled errors: ${run.unhandled.map((e) => e.message).join('; ')}`)
-  for (const file of files) {
-    const module = run.modules.find((m) => m.file === join(fixture, file))
-    if (module) problems.push(...checkMarkers(module).map((problem) => `${file}: ${problem}`))
-  }
+  const problems = markedRunProblems(run, fixture, expected.files ?? fixtureFiles(fixture))
   if (run.output.includes('vitest-leaks: internal error')) problems.push('the plugin reported an internal error')
   return problems
 }

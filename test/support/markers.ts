@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs'
-import type { ErrorOutcome, ModuleOutcome, TaskOutcome } from './run-vitest.js'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { ErrorOutcome, ModuleOutcome, RunOutcome, TaskOutcome } from './run-vitest.js'
 
 /**
  * Fixture files say what must happen, next to the code that does it:
@@ -106,6 +107,30 @@ export function checkMarkers(module: ModuleOutcome): string[] {
     const failing = ownTitle(test).startsWith('leaks:')
     if (failing && test.state !== 'failed') problems.push(`test "${test.name}" should have failed with a leak but ${test.state}`)
     if (!failing && test.state === 'failed' && test.errors.length === 0) problems.push(`test "${test.name}" failed with no errors`)
+  }
+  return problems
+}
+
+/** The test files of a fixture project, sorted. */
+export function fixtureFiles(fixture: string): string[] {
+  return readdirSync(fixture)
+    .filter((file) => file.endsWith('.test.ts'))
+    .sort()
+}
+
+/**
+ * Problems with one run of a fixture project whose files carry markers: the run reported exactly `files`, had no
+ * unhandled error, and each file failed and passed as its markers say. An empty list means all of that held.
+ */
+export function markedRunProblems(run: RunOutcome, fixture: string, files: string[]): string[] {
+  const problems: string[] = []
+  const reported = run.modules.map((m) => m.file.split('/').at(-1)).sort()
+  if (JSON.stringify(reported) !== JSON.stringify(files))
+    problems.push(`reported files ${JSON.stringify(reported)}, expected ${JSON.stringify(files)}`)
+  if (run.unhandled.length > 0) problems.push(`unhandled errors: ${run.unhandled.map((e) => e.message).join('; ')}`)
+  for (const file of files) {
+    const module = run.modules.find((m) => m.file === join(fixture, file))
+    if (module) problems.push(...checkMarkers(module).map((problem) => `${file}: ${problem}`))
   }
   return problems
 }

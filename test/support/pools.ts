@@ -1,6 +1,4 @@
-import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
-import { checkMarkers } from './markers.js'
+import { fixtureFiles, markedRunProblems } from './markers.js'
 import type { RunOutcome } from './run-vitest.js'
 
 // Runs of the pools fixture (test/fixtures/pools) under every pool, with and without isolation and file parallelism,
@@ -30,18 +28,7 @@ export const POOL_RUNS: PoolRun[] = [
 
 /** Problems with one run of the pools fixture in `fixture`; an empty list means every file behaved and the notes were right. */
 export function poolRunProblems(run: RunOutcome, fixture: string, expected: PoolRun): string[] {
-  const files = readdirSync(fixture)
-    .filter((file) => file.endsWith('.test.ts'))
-    .sort()
-  const problems: string[] = []
-  const reported = run.modules.map((m) => m.file.split('/').at(-1)).sort()
-  if (JSON.stringify(reported) !== JSON.stringify(files))
-    problems.push(`reported files ${JSON.stringify(reported)}, expected ${JSON.stringify(files)}`)
-  if (run.unhandled.length > 0) problems.push(`unhandled errors: ${run.unhandled.map((e) => e.message).join('; ')}`)
-  for (const file of files) {
-    const module = run.modules.find((m) => m.file === join(fixture, file))
-    if (module) problems.push(...checkMarkers(module).map((problem) => `${file}: ${problem}`))
-  }
+  const problems = markedRunProblems(run, fixture, fixtureFiles(fixture))
   const notes = run.output.split('\n').filter((line) => line.startsWith('vitest-leaks:'))
   for (const note of expected.notes) {
     const count = notes.filter((line) => line.includes(note)).length
