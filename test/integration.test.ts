@@ -2,10 +2,11 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 // @ts-expect-error: a plain .mjs script, no declarations
-import { installProblem, ownCopy, targetPaths, TARGETS } from '../scripts/prepare-versions.mjs'
+import { ownCopy } from '../scripts/prepare-versions.mjs'
 import { checkMarkers, frameLine } from './support/markers.js'
 import { FIXTURES, runVitest, type RunOutcome } from './support/run-vitest.js'
 import { startPostgres, startRedis, type Service } from './support/services.js'
+import { fixtureVersions } from './support/versions.js'
 
 // Real clients against real servers: pg against PostgreSQL and ioredis against Redis (both started here, on loopback),
 // undici, ws, express with supertest, and fastify. Each fixture file has leaky tests (with @leak markers) next to the
@@ -17,37 +18,7 @@ const files = readdirSync(join(FIXTURES, 'integration'))
   .map((file) => file.slice(0, -'.test.ts'.length))
   .sort()
 
-interface Target {
-  name: string
-  vitest: string
-}
-
-interface Version {
-  name: string
-  /** Why it cannot run, when its target is not prepared. */
-  missing?: string
-  fixture: string
-  node?: string
-  vitestCli?: string
-  vitest?: string
-  /** The prepared target it runs on (none for the root's Vitest). */
-  target?: Target
-}
-
-const versions: Version[] = [{ name: 'this Vitest', fixture: join(FIXTURES, 'integration') }]
-for (const target of TARGETS as Target[]) {
-  const problem: string | undefined = installProblem(target)
-  const paths = targetPaths(target)
-  versions.push({
-    name: `${target.name} (Vitest ${target.vitest})`,
-    missing: problem && `${target.name} is not prepared: ${problem}. Run \`node scripts/prepare-versions.mjs\`.`,
-    fixture: join(paths.dir, 'own', 'integration'),
-    node: paths.node,
-    vitestCli: paths.vitestCli,
-    vitest: target.vitest,
-    target,
-  })
-}
+const versions = fixtureVersions('integration')
 
 const services: Service[] = []
 const runs = new Map<string, RunOutcome>()

@@ -3,9 +3,10 @@ import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, test } from 'vitest'
 // @ts-expect-error: a plain .mjs script, no declarations
-import { installProblem, ownCopy, targetPaths, TARGETS } from '../scripts/prepare-versions.mjs'
+import { ownCopy } from '../scripts/prepare-versions.mjs'
 import { checkMarkers } from './support/markers.js'
 import { FIXTURES, runVitest, type RunOutcome } from './support/run-vitest.js'
+import { fixtureVersions, type Version as FixtureVersion } from './support/versions.js'
 
 // Keep-alive pools and the connections they hold: idle TLS and HTTP/2 connections parked in an undici or http.Agent
 // pool are the pool's (tls.test.ts); a pool belongs to the scope it was created in, whenever it opens its
@@ -18,18 +19,7 @@ const files = readdirSync(join(FIXTURES, 'keep-alive'))
   .filter((file) => file.endsWith('.test.ts'))
   .sort()
 
-interface Target {
-  name: string
-  vitest: string
-}
-
-interface Version {
-  name: string
-  missing?: string
-  fixture: string
-  node?: string
-  vitestCli?: string
-  target?: Target
+interface Version extends FixtureVersion {
   /** Its Node's major version. */
   major: number
 }
@@ -46,20 +36,10 @@ function nodeMajor(node: string | undefined): number {
   return Number(/^v(\d+)/.exec(version ?? '')?.[1] ?? 0)
 }
 
-const versions: Version[] = [{ name: 'this Vitest', fixture: join(FIXTURES, 'keep-alive'), major: nodeMajor(undefined) }]
-for (const target of TARGETS as Target[]) {
-  const problem: string | undefined = installProblem(target)
-  const paths = targetPaths(target)
-  versions.push({
-    name: `${target.name} (Vitest ${target.vitest})`,
-    missing: problem && `${target.name} is not prepared: ${problem}. Run \`node scripts/prepare-versions.mjs\`.`,
-    fixture: join(paths.dir, 'own', 'keep-alive'),
-    node: paths.node,
-    vitestCli: paths.vitestCli,
-    target,
-    major: problem ? 0 : nodeMajor(paths.node),
-  })
-}
+const versions: Version[] = fixtureVersions('keep-alive').map((version) => ({
+  ...version,
+  major: version.missing ? 0 : nodeMajor(version.node),
+}))
 
 /** A library must live in node_modules to be one; node_modules is not committed, so it is installed here. */
 function installLibraries(fixture: string): void {
