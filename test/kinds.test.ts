@@ -69,6 +69,17 @@ describe('listener texts', () => {
     expect(plain).toContain('or add it with `once`')
   })
 
+  // past the first few additions of the same code, additions are only counted, and found at the check
+  test('listeners left of additions past the budget: one error with their count, at the line that added them', () => {
+    const messages = errorsOf('listeners.test.ts', 'leaks: listeners added by the thousand to a module-level emitter, three left')
+    expect(messages).toHaveLength(1)
+    expect(messages[0]).toContain("3 'tick' listeners on a long-lived EventEmitter, added by one line")
+    expect(messages[0]).toContain("(9 'tick' on it now)")
+    const [once] = errorsOf('listeners.test.ts', 'leaks: once listeners added by the hundred to a module-level signal, the last left')
+    expect(once).toContain('added with `{ once: true }`')
+    expect(once).not.toContain('or add it with `once`')
+  })
+
   test("a library's listeners are one error that names the library and the ignore rule, not process.off", () => {
     const messages = errorsOf(
       'listeners-libraries.test.ts',

@@ -183,6 +183,8 @@ export class Ledger {
   stacksPerTest = Infinity
   /** Probes that find resources by looking rather than by being told (the fd snapshot); added by their install. */
   readonly lookers = new Set<Probe>()
+  /** Probes that count some of a scope's resources rather than note them (see Probe.collect); added by their install. */
+  readonly collectors = new Set<Probe>()
   readonly #byResource = new WeakMap<object, LeakRecord>()
   /** Scopes that became current: a concurrent test never does (its siblings run at the same time). */
   readonly #entered = new WeakSet<Scope>()
@@ -335,6 +337,13 @@ export class Ledger {
    * make from now on (see `callbackOwners`).
    */
   recordsOf(scope: Scope): Set<LeakRecord> {
+    for (const probe of this.collectors) {
+      try {
+        probe.collect!(scope, this)
+      } catch (error) {
+        this.onInternalError(error)
+      }
+    }
     const noted = scope.noted
     if (noted.length > 0) {
       for (let i = 0; i < noted.length; i += NOTE) {
@@ -577,6 +586,12 @@ export interface Probe<R extends object = any> {
    * or suite starts (owner: the scope that ran until then) and before a scope is judged (owner: that scope).
    */
   look?(owner: Scope, ledger: Ledger): void
+  /**
+   * For a `fresh` probe that only counts what a scope makes past its budget (listeners added to a long-lived emitter
+   * by the thousand and removed again: its install adds it to `ledger.collectors`): `note` those of `scope`'s that are
+   * still there. Called before the scope's records are read, at its check and at each look while it settles.
+   */
+  collect?(scope: Scope, ledger: Ledger): void
 }
 
 export interface Use {

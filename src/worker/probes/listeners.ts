@@ -23,22 +23,32 @@ interface Listener {
  * What one scope added to one event of one emitter. Only the first STACKS_PER_EVENT additions keep a stack: a test
  * that adds and removes a listener a thousand times on a long-lived bus pays for four stacks, not a thousand (a stack
  * costs several microseconds, the addition a tenth of one). Past them, a function unlike every sample's (another
- * name or arity: other code is adding) gets a stack too; one like a sample's does not, and if it is left over it
- * borrows the stack of the sample with the same function or source text (the same code added it again).
+ * name or arity: other code is adding) gets a stack too; one like a sample's is only counted: nothing of it is kept,
+ * and the check finds those still attached among the event's listeners (see collectCounted). A leftover borrows the
+ * stack of the sample with the same function or source text (the same code added it again).
  */
 interface EventAdditions {
+  target: EventEmitter | EventTarget
+  type: string | symbol
   noted: number
   /**
    * What is kept of the first additions (and of later ones unlike them): no listener, which the test may have removed
    * and let go, only its function's name, arity and source text, and the stack.
    */
   samples: Sample[]
+  /** The listeners noted one by one (with a stack): not counted again at the check. */
+  notedListeners: WeakSet<object> | undefined
+  /** Additions past the budget, only counted. */
+  counted: number
+  /** The event's listeners when the first was counted, the counted one left out: not this scope's. */
+  before: unknown[] | undefined
 }
 
 interface Sample {
   name: string
   length: number
   text: string
+  once: boolean
   stack: LazyCallSites | undefined
 }
 
@@ -73,9 +83,9 @@ export const listenersProbe: Probe<Listener> = {
     const patch = <T extends object>(owner: T, name: keyof T & string, make: (original: Function) => Function) =>
       wrapOnce(undo, owner, name, make, PATCHED)
 
-    const note = (target: object, type: string | symbol, listener: unknown, skip: Function, eventTarget: boolean, once: boolean) => {
+    const note = (target: object, type: string | symbol, listener: unknown, skip: Function, once: boolean) => {
       try {
-        noteListener(target, type, listener, skip, eventTarget, once)
+        noteListener(target, type, listener, skip, once)
       } catch (error) {
         // never into the user's on() or addEventListener()
         ledger.onInternalError(error)
@@ -88,17 +98,9 @@ export const listenersProbe: Probe<Listener> = {
     const additionsByScope = new WeakMap<Scope, WeakMap<object, Map<string | symbol, EventAdditions>>>()
     let lastScope: Scope | undefined
     let lastAdditions: WeakMap<object, Map<string | symbol, EventAdditions>> | undefined
-    const noteListener = (
-      target: object,
-      type: string | symbol,
-      listener: unknown,
-      skip: Function,
-      eventTarget: boolean,
-      once: boolean,
-    ) => {
+    const noteListener = (target: object, type: string | symbol, listener: unknown, skip: Function, once: boolean) => {
       const current = ledger.current
-      // an event target (an AbortSignal) is stamped in the WeakMap, an emitter with a property (see Tag)
-      const origin = eventTarget ? ledger.bornIn.getAsideFirst(target) : ledger.bornIn.get(target)
+      const origin = ledger.bornIn.get(target)
       // created in this very scope: its listeners go away with it
       if (origin === current) return
       // never constructed as an emitter (express mixes EventEmitter into its app function): first use is creation,
@@ -117,21 +119,25 @@ export const listenersProbe: Probe<Listener> = {
       let byType = lastAdditions.get(target)
       if (!byType) lastAdditions.set(target, (byType = new Map()))
       let event = byType.get(type)
-      if (!event) byType.set(type, (event = { noted: 0, samples: [] }))
-      const entry: Listener = {
-        target: target as Listener['target'],
-        type,
-        listener,
-        event,
-        once: once || fn !== listener,
-        stack: undefined,
-      }
+      if (!event)
+        byType.set(
+          type,
+          (event = {
+            target: target as Listener['target'],
+            type,
+            noted: 0,
+            samples: [],
+            notedListeners: undefined,
+            counted: 0,
+            before: undefined,
+          }),
+        )
       if (event.noted >= STACKS_PER_EVENT && ledger.stacksPerTest !== Infinity) {
-        // past the budget: no stack for the same code again (a leftover borrows a sample's, see sitesOf), and no
-        // lookup (Node's own is told at the check); other code gets one, up to SAMPLES_PER_EVENT
+        // past the budget: the same code again is only counted (the check finds what is left of it, and a leftover
+        // borrows a sample's stack, see sitesOf): no entry, no stack, no lookup, nothing kept alive; other code gets
+        // a stack, up to SAMPLES_PER_EVENT
         if (event.samples.length >= SAMPLES_PER_EVENT || isLikeASample(event, fn)) {
-          event.noted++
-          ledger.noteOverBudget(entry, listenersProbe, current)
+          if (event.counted++ === 0) startCounting(event, listener, current)
           return
         }
       }
@@ -152,11 +158,15 @@ export const listenersProbe: Probe<Listener> = {
         return
       }
       event.noted++
+      const isOnce = once || fn !== listener
+      const entry: Listener = { target: target as Listener['target'], type, listener, event, once: isOnce, stack: undefined }
       entry.stack = ledger.note(entry, listenersProbe, skip)
+      if (typeof listener === 'object' || typeof listener === 'function') (event.notedListeners ??= new WeakSet()).add(listener as object)
       event.samples.push({
         name: fn?.name ?? '',
         length: fn?.length ?? -1,
         text: fn ? Function.prototype.toString.call(fn) : '',
+        once: isOnce,
         stack: entry.stack,
       })
     }
@@ -168,7 +178,7 @@ export const listenersProbe: Probe<Listener> = {
         const added = {
           [name](this: EventEmitter, type: string | symbol, listener: unknown) {
             const result = original.call(this, type, listener)
-            note(this, type, listener, added, false, false)
+            note(this, type, listener, added, false)
             return result
           },
         }[name]!
@@ -182,14 +192,44 @@ export const listenersProbe: Probe<Listener> = {
         function addEventListener(this: EventTarget, type: string, listener: unknown, options?: unknown) {
           // eslint-disable-next-line prefer-rest-params -- the options argument may be absent, and stays so
           const result = original.apply(this, arguments)
-          if (listener != null)
-            note(this, type, listener, addEventListener, true, (options as { once?: unknown } | undefined)?.once === true)
+          if (listener != null) note(this, type, listener, addEventListener, (options as { once?: unknown } | undefined)?.once === true)
           return result
         },
     )
     undo.push(stampAbortSignals(ledger, patch))
+    ledger.collectors.add(listenersProbe)
+    undo.push(() => void ledger.collectors.delete(listenersProbe))
     return () => {
       for (const fn of undo.reverse()) fn()
+    }
+  },
+
+  // the additions that were only counted: those still attached, the newest first, as many as were counted
+  collect(scope, ledger) {
+    const pending = countedIn.get(scope)
+    if (!pending) return
+    countedIn.delete(scope)
+    for (const event of pending) {
+      let left = event.counted
+      const earlier = new Map<unknown, number>()
+      for (const listener of event.before ?? []) earlier.set(listener, (earlier.get(listener) ?? 0) + 1)
+      event.counted = 0
+      event.before = undefined
+      const now = attachedListeners(event.target, event.type)
+      for (let i = now.length - 1; i >= 0 && left > 0; i--) {
+        const listener = now[i]
+        const before = earlier.get(listener)
+        if (before) {
+          earlier.set(listener, before - 1)
+          continue
+        }
+        if (event.notedListeners?.has(listener as object)) continue
+        left--
+        const fn = functionOf(listener)
+        // an emitter's `once` shows as Node's wrapper; an event target's does not: the sample's addition says
+        const once = fn !== listener || (!isEventEmitter(event.target) && event.samples.some((s) => s.once && isSampleOf(s, fn)))
+        ledger.noteOverBudget({ target: event.target, type: event.type, listener, event, once, stack: undefined }, listenersProbe, scope)
+      }
     }
   },
 
@@ -273,6 +313,40 @@ function isLikeASample(event: EventAdditions, fn: Function | undefined): boolean
   return false
 }
 
+function isSampleOf(sample: Sample, fn: Function | undefined): boolean {
+  return fn !== undefined && sample.length === fn.length && sample.name === fn.name
+}
+
+/** The events with counted additions, by scope: collected (and dropped) at the scope's check. */
+const countedIn = new WeakMap<Scope, EventAdditions[]>()
+
+/**
+ * The first addition past the budget: what is attached now, but for this one, was there before, and is not the
+ * scope's to leave (see collect).
+ */
+function startCounting(event: EventAdditions, listener: unknown, scope: Scope): void {
+  const before = attachedListeners(event.target, event.type)
+  const at = before.lastIndexOf(listener)
+  if (at >= 0) before.splice(at, 1)
+  event.before = before
+  let pending = countedIn.get(scope)
+  if (!pending) countedIn.set(scope, (pending = []))
+  pending.push(event)
+}
+
+/** The listeners attached to one event, in order (for an emitter, as `rawListeners` gives them: `once` wrappers). */
+function attachedListeners(target: Listener['target'], type: string | symbol): unknown[] {
+  if (isEventEmitter(target)) {
+    const events = (target as unknown as { _events?: Record<string | symbol, unknown> })._events
+    if (events && typeof events === 'object') {
+      const attached = events[type]
+      return attached === undefined ? [] : Array.isArray(attached) ? attached.slice() : [attached]
+    }
+    return target.rawListeners(type)
+  }
+  return getEventListeners(target, type as string)
+}
+
 function functionOf(listener: unknown): Function | undefined {
   return typeof listener === 'function' ? ((listener as { listener?: Function }).listener ?? listener) : undefined
 }
@@ -285,7 +359,7 @@ type Patch = <T extends object>(owner: T, name: keyof T & string, replacement: (
 /**
  * A signal belongs to the scope its controller was created in. Node makes a controller's signal lazily, at the first
  * read of `.signal`, so a controller made at module scope whose signal is first read in a test has a long-lived
- * signal all the same: the controller is stamped when constructed (the global `AbortController` becomes a Proxy of
+ * signal all the same: the controller is stamped when constructed (the global `AbortController` becomes a subclass of
  * itself that only notes the construction), and its signal takes the controller's stamp when first handed out.
  */
 function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
@@ -299,40 +373,43 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
     slot &&
     (slot.writable || slot.configurable)
   ) {
-    const proxy = new Proxy(Original, {
-      construct(target, args, newTarget) {
-        const controller = Reflect.construct(target, args, newTarget) as object
-        try {
-          ledger.bornIn.setAside(controller, ledger.current)
-        } catch (error) {
-          ledger.onInternalError(error)
+    // a subclass that only stamps the new controller: a Proxy's construct trap would cost a microsecond more per
+    // controller (fetch makes one per request)
+    const Stamped = {
+      AbortController: class extends Original {
+        constructor() {
+          super()
+          try {
+            ledger.bornIn.setAside(this, ledger.current)
+          } catch (error) {
+            ledger.onInternalError(error)
+          }
         }
-        return controller
       },
-      get(target, key, receiver) {
-        return key === PATCHED ? Original : Reflect.get(target, key, receiver)
-      },
-    })
+    }.AbortController
+    Object.defineProperty(Stamped, PATCHED, { value: Original })
     // a data property, whatever the slot was: a jsdom or happy-dom test file's globals are accessors (undone below)
     Object.defineProperty(globalThis, 'AbortController', {
       configurable: slot.configurable,
       enumerable: slot.enumerable,
       writable: true,
-      value: proxy,
+      value: Stamped,
     })
     undo.push(() => {
-      if (globalThis.AbortController === proxy) Object.defineProperty(globalThis, 'AbortController', slot)
+      if (globalThis.AbortController === Stamped) Object.defineProperty(globalThis, 'AbortController', slot)
     })
   }
-  const signalGetter = Object.getOwnPropertyDescriptor(AbortController.prototype, 'signal')?.get
-  if (signalGetter) {
+  // Node's class, under the subclass
+  const prototype = (unwrappedController(globalThis.AbortController) as typeof AbortController | undefined)?.prototype
+  const signalGetter = prototype && Object.getOwnPropertyDescriptor(prototype, 'signal')?.get
+  if (prototype && signalGetter) {
     const signal = function signal(this: AbortController) {
       const value = signalGetter.call(this) as AbortSignal
-      if (!ledger.bornIn.hasAside(value)) ledger.bornIn.setAside(value, ledger.bornIn.getAsideFirst(this) ?? ledger.current)
+      if (!ledger.bornIn.has(value)) ledger.bornIn.setAside(value, ledger.bornIn.get(this) ?? ledger.current)
       return value
     }
-    Object.defineProperty(AbortController.prototype, 'signal', { get: signal, configurable: true, enumerable: true })
-    undo.push(() => Object.defineProperty(AbortController.prototype, 'signal', { get: signalGetter, configurable: true, enumerable: true }))
+    Object.defineProperty(prototype, 'signal', { get: signal, configurable: true, enumerable: true })
+    undo.push(() => Object.defineProperty(prototype, 'signal', { get: signalGetter, configurable: true, enumerable: true }))
   }
   for (const name of ['timeout', 'any', 'abort'] as const) {
     if (typeof AbortSignal[name] !== 'function') continue
@@ -350,6 +427,10 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
   return () => {
     for (const fn of undo.reverse()) fn()
   }
+}
+
+function unwrappedController(controller: unknown): unknown {
+  return (controller as Record<symbol, unknown> | undefined)?.[PATCHED] ?? controller
 }
 
 // ---------------------------------------------------------------------------------------------------------------
