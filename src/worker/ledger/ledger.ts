@@ -319,13 +319,13 @@ export class Ledger {
   }
 
   /**
-   * `note` for a resource past its scope's stack budget (a timer): the same five slots, without asking again for a
-   * stack there is no budget for. The timers probe calls it for all but the first `stacksPerTest` timers of a test,
-   * by the ten thousand, and while the test file's code is still cold every call saved counts.
+   * `note` for a resource past its scope's stack budget: the same five slots, without asking for a stack there is no
+   * budget for. Called for an immediate past the budget, and by a probe's `collect` for what it kept aside or counted
+   * past the budget and is still open at the check (timers, listeners), with the phase the scope was in then.
    */
-  noteOverBudget<R extends object>(resource: R, probe: Probe<R>, scope: Scope): void {
+  noteOverBudget<R extends object>(resource: R, probe: Probe<R>, scope: Scope, phase: ScopePhase = scope.phase): void {
     try {
-      pushNoted(scope, resource, probe, undefined)
+      pushNoted(scope, resource, probe, undefined, phase)
     } catch (error) {
       this.onInternalError(error)
     }
@@ -435,9 +435,15 @@ function isGone(probe: Probe, resource: object | undefined): boolean {
 }
 
 /** Appends one entry to `scope.noted` (see Scope.noted), dropping the closed ones when the list has doubled. */
-function pushNoted(scope: Scope, resource: object, probe: Probe, stack: LazyCallSites | typeof MADE_BY_NODE | undefined): void {
+function pushNoted(
+  scope: Scope,
+  resource: object,
+  probe: Probe,
+  stack: LazyCallSites | typeof MADE_BY_NODE | undefined,
+  phase: ScopePhase = scope.phase,
+): void {
   const noted = scope.noted
-  noted.push(resource, probe, stack, scope.phase, currentAsyncId())
+  noted.push(resource, probe, stack, phase, currentAsyncId())
   if (noted.length >= scope.notedPruneAt) {
     pruneNoted(scope)
     scope.notedPruneAt = Math.max(PRUNE_START * NOTE, noted.length * 2)
@@ -587,9 +593,10 @@ export interface Probe<R extends object = any> {
    */
   look?(owner: Scope, ledger: Ledger): void
   /**
-   * For a `fresh` probe that only counts what a scope makes past its budget (listeners added to a long-lived emitter
-   * by the thousand and removed again: its install adds it to `ledger.collectors`): `note` those of `scope`'s that are
-   * still there. Called before the scope's records are read, at its check and at each look while it settles.
+   * For a `fresh` probe that keeps aside or only counts what a scope makes past its budget, by the ten thousand and
+   * nearly all closed again (timers; listeners added to a long-lived emitter and removed; its install adds it to
+   * `ledger.collectors`): `noteOverBudget` those of `scope`'s that are still open. Called before the scope's records
+   * are read, at its check and at each look while it settles.
    */
   collect?(scope: Scope, ledger: Ledger): void
 }
