@@ -1,5 +1,6 @@
 import { executionAsyncResource } from 'node:async_hooks'
 import { timers } from '../node/builtins.js'
+import { Aside } from '../ledger/aside.js'
 import type { Ledger, Probe, Scope } from '../ledger/ledger.js'
 import { Tag } from '../ledger/tag.js'
 import { wrapTimerFunction } from './timer-functions.js'
@@ -19,6 +20,8 @@ interface PollingLoop {
 const PATCHED = Symbol.for('vitest-leaks.immediates.original')
 /** The loop an immediate belongs to (set only on those made from inside an immediate's callback). */
 const loops = new Tag<PollingLoop>('polling loop')
+/** First immediates (not re-arms), kept aside until the check (see Aside). */
+const aside = new Aside<Immediate>((immediate) => immediate._destroyed === true)
 
 /**
  * setImmediate polling loops. A one-off immediate runs on the next loop turn and is never a leak; but a callback
@@ -47,9 +50,9 @@ export const immediatesProbe: Probe<PollingLoop | Immediate> = {
         try {
           const parent = executionAsyncResource() as Immediate
           if (!(parent instanceof ImmediateClass)) {
-            // a first immediate: noted without a stack (they are made by the thousand, and nearly all run on the next
-            // turn); a check that finds it still pending gives it its turn, under its owner
-            ledger.noteOverBudget(immediate, immediatesProbe, ledger.current)
+            // a first immediate: kept aside without a stack (they are made by the thousand, and nearly all run on the
+            // next turn); a check that finds it still pending gives it its turn, under its owner
+            aside.keep(immediate, ledger.current)
           } else {
             let loop = loops.get(parent)
             if (loop) {
@@ -71,9 +74,15 @@ export const immediatesProbe: Probe<PollingLoop | Immediate> = {
       return setImmediate
     }
     wrapTimerFunction(undo, 'setImmediate', wrap, PATCHED)
+    ledger.collectors.add(immediatesProbe)
+    undo.push(() => void ledger.collectors.delete(immediatesProbe))
     return () => {
       for (const fn of undo) fn()
     }
+  },
+
+  collect(scope, ledger) {
+    aside.collect(scope, ledger, immediatesProbe)
   },
 
   state(resource) {

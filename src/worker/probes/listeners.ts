@@ -359,8 +359,10 @@ type Patch = <T extends object>(owner: T, name: keyof T & string, replacement: (
 /**
  * A signal belongs to the scope its controller was created in. Node makes a controller's signal lazily, at the first
  * read of `.signal`, so a controller made at module scope whose signal is first read in a test has a long-lived
- * signal all the same: the controller is stamped when constructed (the global `AbortController` becomes a subclass of
- * itself that only notes the construction), and its signal takes the controller's stamp when first handed out.
+ * signal all the same: a controller made outside a test is stamped when constructed (the global `AbortController`
+ * becomes a subclass of itself that only notes the construction), and its signal takes the controller's stamp when
+ * first handed out. One made in a test (fetch makes one per request) is not stamped, nor is its signal: a signal
+ * without a stamp takes the scope of its first listener's (see noteListener), which is the test's.
  */
 function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
   const undo: Array<() => void> = []
@@ -380,7 +382,8 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
         constructor() {
           super()
           try {
-            ledger.bornIn.setAside(this, ledger.current)
+            const scope = ledger.current
+            if (scope.kind !== 'test') ledger.bornIn.setAside(this, scope)
           } catch (error) {
             ledger.onInternalError(error)
           }
@@ -405,7 +408,8 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
   if (prototype && signalGetter) {
     const signal = function signal(this: AbortController) {
       const value = signalGetter.call(this) as AbortSignal
-      if (!ledger.bornIn.has(value)) ledger.bornIn.setAside(value, ledger.bornIn.get(this) ?? ledger.current)
+      const born = ledger.bornIn.get(this)
+      if (born !== undefined && !ledger.bornIn.has(value)) ledger.bornIn.setAside(value, born)
       return value
     }
     Object.defineProperty(prototype, 'signal', { get: signal, configurable: true, enumerable: true })

@@ -37,11 +37,9 @@ const agentsSeen = new WeakSet<http.Agent>()
 /** Sockets that undici (Node's fetch) opened: idle ones are unref'd and parked in its pool. */
 const undiciSockets = new WeakSet<object>()
 /** Where each HTTP request (node:http or fetch) was made, and by whom: a busy pooled socket is the request's. */
-const requests = new Tag<Use>('request origin')
+const requests = new Tag<RequestUse>('request origin')
 /** The fetch request a socket last sent (undici links them only in its `sendHeaders` message). */
 const undiciRequestOf = new WeakMap<object, object>()
-/** undici requests whose response headers arrived: one without is still waiting for its response. */
-const answered = new WeakSet<object>()
 /** Where a client socket was asked to connect: the only place a Unix socket's path is known on the client side. */
 const targets = new WeakMap<object, { path?: string; host?: string; port?: number }>()
 /**
@@ -139,7 +137,8 @@ export const socketsProbe: Probe<Socket> = {
       noteUndiciRequestSent(request, socket)
     }
     const onUndiciHeaders = ({ request }: { request: object }) => {
-      answered.add(request)
+      const use = requests.get(request)
+      if (use) use.answered = true
     }
     const onUndiciConnected = ({ socket, connector }: { socket: object; connector?: unknown }) => {
       undiciSockets.add(socket)
@@ -256,7 +255,7 @@ export const socketsProbe: Probe<Socket> = {
       what = `fetch (undici) ${what}`
       const sent = undiciRequestOf.get(socket)
       const label = undiciRequestLabel(sent)
-      if (sent && !answered.has(sent)) {
+      if (sent && requests.get(sent)?.answered === false) {
         state = `busy: ${label ?? 'a request'} is still waiting for its response (${state})`
         fix = 'abort the request (an `AbortController` passed as `signal`) or let it finish'
       } else {
@@ -354,6 +353,9 @@ const FETCH_FRAMES = 8
  * literal with a getter is built by a slow runtime call, once per request.
  */
 class RequestUse implements Use {
+  /** Its response headers arrived (fetch): one without is still waiting for its response. */
+  answered = false
+
   constructor(
     readonly stack: LazyCallSites | undefined,
     readonly owner: Use['owner'],

@@ -1,5 +1,6 @@
 import { timers } from '../node/builtins.js'
-import type { Ledger, Probe, Scope, ScopePhase } from '../ledger/ledger.js'
+import { Aside } from '../ledger/aside.js'
+import type { Ledger, Probe } from '../ledger/ledger.js'
 import { FREQUENT_LIMIT, isCreatedByVitest, isOwn, isVitestFile, type CallSites } from '../stacks/stack.js'
 import { pgPoolOf } from './holders.js'
 import { unwrapped, wrapTimerFunction } from './timer-functions.js'
@@ -81,7 +82,7 @@ export const timersProbe: Probe<Timeout> = {
         if (scope.kind !== 'test' || scope !== ledger.running) ledger.callbackOwners.set(timer, scope)
         // past the test's budget no stack is taken anyway: nothing to tell apart
         if (!ledger.hasStackBudget('timers', scope)) {
-          keepAside(timer, scope)
+          aside.keep(timer, scope)
           return
         }
         if (typeof callback !== 'function') {
@@ -116,13 +117,7 @@ export const timersProbe: Probe<Timeout> = {
 
   // the timers kept aside past the budget: those still pending are noted, for the check to judge
   collect(scope, ledger) {
-    const lists = asideIn.get(scope)
-    if (!lists) return
-    asideIn.delete(scope)
-    if (lastAside?.scope === scope) lastAside = undefined
-    for (const list of lists) {
-      for (const timer of list.timers) if (!timer._destroyed) ledger.noteOverBudget(timer, timersProbe, scope, list.phase)
-    }
+    aside.collect(scope, ledger, timersProbe)
   },
 
   state(timer, ctx) {
@@ -168,41 +163,8 @@ export const timersProbe: Probe<Timeout> = {
   },
 }
 
-/**
- * The timers a scope made past its budget of stacks, kept aside in a list of their own: one slot each (a noted entry
- * takes five), and dropped by the check when cleared or fired, without asking the probe (see `collect`). A test that
- * sets 20 000 timers pays a tenth of a microsecond for each. One list per phase of the scope (a suite's beforeAll,
- * its afterAll).
- */
-interface AsideList {
-  scope: Scope
-  phase: ScopePhase
-  timers: Timeout[]
-  pruneAt: number
-}
-
-const ASIDE_PRUNE_START = 1024
-const asideIn = new WeakMap<Scope, AsideList[]>()
-let lastAside: AsideList | undefined
-
-function keepAside(timer: Timeout, scope: Scope): void {
-  let list = lastAside
-  if (list === undefined || list.scope !== scope || list.phase !== scope.phase) {
-    list = { scope, phase: scope.phase, timers: [], pruneAt: ASIDE_PRUNE_START }
-    let lists = asideIn.get(scope)
-    if (!lists) asideIn.set(scope, (lists = []))
-    lists.push(list)
-    lastAside = list
-  }
-  const kept = list.timers
-  kept.push(timer)
-  if (kept.length >= list.pruneAt) {
-    let at = 0
-    for (let i = 0; i < kept.length; i++) if (!kept[i]!._destroyed) kept[at++] = kept[i]!
-    kept.length = at
-    list.pruneAt = Math.max(ASIDE_PRUNE_START, at * 2)
-  }
-}
+/** The timers a test made past its budget of stacks (see Aside). */
+const aside = new Aside<Timeout>((timer) => timer._destroyed === true)
 
 /** Node's own setTimeout, unwrapped: to read the timer clock, and to make a Timeout that is not noted. */
 function realSetTimeout(): typeof setTimeout {
