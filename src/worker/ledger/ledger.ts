@@ -1,4 +1,4 @@
-import { AsyncLocalStorage, executionAsyncResource } from 'node:async_hooks'
+import { AsyncLocalStorage, executionAsyncId, executionAsyncResource } from 'node:async_hooks'
 import type { IgnoreRule, LeakKind } from '../../shared/options.js'
 import { isCreatedByVitest, LazyCallSites, type CallSites } from '../stacks/stack.js'
 import { Tag } from './tag.js'
@@ -113,6 +113,21 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
   }
 }
 
+/** `Ledger.callbackOwners`: a Tag whose changes are told, since `Ledger.current` keeps its last answer. */
+class CallbackOwners extends Tag<Scope> {
+  readonly #changed: () => void
+
+  constructor(changed: () => void) {
+    super('owner of its callbacks')
+    this.#changed = changed
+  }
+
+  override set(target: object, value: Scope): void {
+    super.set(target, value)
+    this.#changed()
+  }
+}
+
 const PRUNE_START = 256
 /** In place of a stack: not taken, because Node's own code made the resource (see `Ledger.note`). */
 const MADE_BY_NODE = Symbol('made by Node')
@@ -200,8 +215,22 @@ export class Ledger {
    * that happens to run.
    */
   get current(): Scope {
-    return this.#async?.getStore() ?? this.callbackOwners.get(executionAsyncResource()) ?? this.#current
+    const store = this.#async?.getStore()
+    if (store) return store
+    // asked a dozen times per HTTP round trip, and at every listener and timer: the answer for the async context
+    // asked last is kept until the scope or a callback's owner changes
+    const id = executionAsyncId()
+    const last = this.#lastAsked
+    if (last.id === id && last.running === this.#current) return last.owner
+    const owner = this.callbackOwners.get(executionAsyncResource()) ?? this.#current
+    last.id = id
+    last.running = this.#current
+    last.owner = owner
+    return owner
   }
+
+  /** The async context `current` was asked in last, while which scope ran, and its answer. */
+  readonly #lastAsked: { id: number; running: Scope | undefined; owner: Scope } = { id: -1, running: undefined, owner: undefined! }
 
   /** The scope running now (the one the hooks entered), whatever callback this is: for the hooks themselves. */
   get running(): Scope {
@@ -214,7 +243,9 @@ export class Ledger {
    * them still pending (see Probe.runsCallbacks). Node runs a timer's callback with the Timeout as the current async
    * resource, with or without async hooks enabled; what its callback awaits runs later, outside it.
    */
-  readonly callbackOwners = new Tag<Scope>('owner of its callbacks')
+  readonly callbackOwners = new CallbackOwners(() => {
+    this.#lastAsked.id = -1
+  })
 
   /**
    * A scope that becomes current (not a return to an enclosing one) starts: the lookers look first (see Probe.look),
