@@ -51,6 +51,8 @@ const ALL_VARIANTS = [
   { name: 'leaks', config: 'bench/vitest.leaks.config.mjs' },
   { name: 'trace', config: 'bench/vitest.leaks.config.mjs', env: { BENCH_LEAKS_OPTIONS: '{"trace":true}' } },
   { name: 'retained', config: 'bench/vitest.leaks.config.mjs', env: { BENCH_LEAKS_OPTIONS: '{"retainedSockets":true}' } },
+  // options of one's own, to see what a setting costs: BENCH_CUSTOM_OPTIONS='{"stacksPerTest":0}'
+  { name: 'custom', config: 'bench/vitest.leaks.config.mjs', env: { BENCH_LEAKS_OPTIONS: process.env.BENCH_CUSTOM_OPTIONS ?? '{}' } },
   { name: 'vitest-detect-async-leaks', config: 'bench/vitest.plain.config.mjs', args: ['--detectAsyncLeaks'] },
   { name: 'jest', runner: 'jest', args: [], command: jestArgv([]) },
   { name: 'jest-detect-open-handles', runner: 'jest', args: ['--detectOpenHandles'], command: jestArgv(['--detectOpenHandles']) },
