@@ -25,7 +25,7 @@ export class Tag<T> {
 
   /**
    * In the WeakMap: for event targets (an AbortController, an AbortSignal), which a new field slows down, once set
-   * and at each of Node's later uses of them (~0.7 µs per signal, where a WeakMap entry costs ~0.3).
+   * and at each of Node's later uses of them (~0.7 microseconds per signal, where a WeakMap entry costs ~0.3).
    */
   setAside(target: object, value: T): void {
     ;(this.#aside ??= new WeakMap()).set(target, value)
