@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 // @ts-expect-error: a plain .mjs script, no declarations
 import { ownCopy } from '../scripts/prepare-versions.mjs'
-import { checkMarkers, frameLine } from './support/markers.js'
+import { checkMarkers, frameLine, readMarkers } from './support/markers.js'
 import { FIXTURES, runVitest, type RunOutcome } from './support/run-vitest.js'
 import { startPostgres, startRedis, type Service } from './support/services.js'
 import { fixtureVersions } from './support/versions.js'
@@ -75,6 +75,7 @@ test('postgres.js: trace mode draws the code frame of the connection its query o
   const plain = runOf(versions[0]!)
   const file = join(FIXTURES, 'integration', 'postgres.test.ts')
   const leaky = 'leaks: a client whose first query opened its connection, never ended'
+  const queryLine = readMarkers(file).find((marker) => marker.owner === undefined && marker.text.startsWith('TCP socket'))!.line
   const socketError = (run: RunOutcome) =>
     run.modules
       .find((m) => m.file === file)
@@ -83,5 +84,20 @@ test('postgres.js: trace mode draws the code frame of the connection its query o
   expect(socketError(plain)?.message, plain.output).toContain('(through postgres)')
   expect(socketError(plain)?.message).toContain('run with VITEST_LEAKS_TRACE=1 to follow the async chain back to your call')
   const traced = await runVitest('integration', { files: ['postgres.test.ts'], env: { ...env, VITEST_LEAKS_TRACE: '1' } })
-  expect(socketError(traced) && frameLine(socketError(traced)!, file), traced.output).toBe(13)
+  expect(socketError(traced) && frameLine(socketError(traced)!, file), traced.output).toBe(queryLine)
 })
+
+// The markers place these leaks on the file and on the suite; the texts say which variable holds the pool.
+test.each(versions.map((version) => [version.name, version] as const))(
+  '%s: postgres.js: a pool held by a variable of the module or of a describe body owns the connection a test opened',
+  (_name, version) => {
+    const run = runOf(version)
+    const module = run.modules.find((m) => m.file === join(version.fixture, 'postgres.test.ts'))
+    expect(module, run.output).toBeDefined()
+    const fileSocket = module!.errors.find((e) => e.message.includes('TCP socket'))
+    expect(fileSocket?.message, run.output).toContain('for its object that `fileSql` holds, a variable of the module')
+    expect(fileSocket?.message).toContain('while test "a client made at module scope, first queried in this test, is the file’s" ran')
+    const suite = module!.suites.find((s) => s.name === 'leaks: a client made in a beforeAll and never ended')
+    expect(suite?.errors.map((e) => e.message).join('\n'), run.output).toContain('for its object that `sql` holds')
+  },
+)

@@ -1,6 +1,6 @@
 import type { JudgeContext, Ledger, LeakRecord, Scope, Status } from './ledger/ledger.js'
 import type { ResolvedOptions } from '../shared/options.js'
-import { moveToCallingScope } from './stacks/library-calls.js'
+import { moveToCallingScope, moveToHoldingScope } from './stacks/library-calls.js'
 
 /** Node's own timers, taken before any probe wrapped them: the check's waits must not be tracked or faked. */
 export interface RealTimers {
@@ -78,7 +78,12 @@ async function settle(
     look()
   }
   repool(pooled, ctx.ledger)
-  const leaked = alive.filter((j) => j.status !== 'pending').map((j) => j.record)
+  // made by a library out of the user's stack, for an object a variable outside the test holds: judged with that scope
+  const leaked = moveToHoldingScope(
+    alive.filter((j) => j.status !== 'pending').map((j) => j.record),
+    ctx.ledger,
+    ctx.scope,
+  )
   for (const record of leaked) {
     ctx.ledger.forget(record)
     ctx.ledger.reported.add(record)

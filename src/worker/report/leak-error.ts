@@ -1,7 +1,7 @@
 import type { Leak } from '../check.js'
 import type { Description, JudgeContext, LeakRecord, Scope } from '../ledger/ledger.js'
 import type { LeakKind } from '../../shared/options.js'
-import { lastCallInto } from '../stacks/library-calls.js'
+import { heldOutsideOf, lastCallInto } from '../stacks/library-calls.js'
 import {
   formatCallSites,
   CAPTURE_LIMIT,
@@ -56,7 +56,8 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   // a request past the test's budget of stacks: its own line is unknown, and the connection's would mislead
   const sites = use?.overBudget ? undefined : (use?.sites ?? record.sites ?? record.probe.origin?.(record.resource))
   const library = libraryOf(sites)
-  const created = `${use ? usedIn(record, use.owner, scope) : createdIn(record, scope)}${library ? ` (through ${library})` : ''}`
+  const held = use ? undefined : heldOutsideOf(record)
+  const created = `${use ? usedIn(record, use.owner, scope) : held ? `while test ${JSON.stringify(held.test)} ran` : createdIn(record, scope)}${library ? ` (through ${library})` : ''}`
   const count = total > 1 ? ` (${index + 1} of ${total} leaks)` : ''
   let frames = formatCallSites(sites)
   // what the error hands to Vitest: each stack cut down on its own (see framesForReport)
@@ -73,7 +74,9 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
     const origin = traceToUserCode(record.asyncId)
     const cut = origin || loading ? undefined : cutAt(sites)
     const call = origin || cut || loading ? undefined : lastCallInto(library, record.owner)
-    if (origin) {
+    if (held) {
+      later = `${held.library} made it on a later tick, out of your stack, for its object that \`${held.variable}\` holds, a variable of ${scope.kind === 'file' ? 'the module' : 'this suite or the module'} that outlives the test: end or close what \`${held.variable}\` holds`
+    } else if (origin) {
       const traced = formatCallSites(origin.sites)
       frames = [...frames, ...traced]
       reported = [...reported, ...framesForReport(traced)]

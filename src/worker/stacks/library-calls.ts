@@ -1,4 +1,5 @@
 import type { Ledger, LeakRecord, Scope, ScopePhase } from '../ledger/ledger.js'
+import { findHeldBy } from '../node/closures.js'
 import { followNewEmitters } from '../probes/emitter-follow.js'
 import { captureCallSites, hasUserFrame, isVitestFile, LazyCallSites, libraryOf, type CallSites } from './stack.js'
 
@@ -110,4 +111,72 @@ export function moveToCallingScope(record: LeakRecord, ledger: Ledger): boolean 
   if (!call || call.scope === record.owner) return false
   ledger.reown(record, call.scope, call.phase)
   return true
+}
+
+/** What made a record its new owner's (see moveToHoldingScope): the variable that holds it, and the test it left. */
+export interface HeldOutside {
+  variable: string
+  library: string
+  test: string
+}
+
+const heldOutside = new WeakMap<LeakRecord, HeldOutside>()
+
+/** Why a record left the test it was made in, when a variable of an enclosing scope holds it (for the report). */
+export function heldOutsideOf(record: LeakRecord): HeldOutside | undefined {
+  return heldOutside.get(record)
+}
+
+/**
+ * Resources still open at a test's check that a library made on a later tick, out of the user's stack, where no
+ * call of the user's code into the library is known (see moveToCallingScope): postgres.js opens its pool's
+ * connection, and sets its lifetime timer, from a microtask of the query's `then`, and `postgres()` itself makes
+ * nothing the probes see. Whose they are shows in who holds the library's object: when a variable of a scope that
+ * encloses the test's function (a describe body, the module) reaches the resource through the library's objects and
+ * closures, the pool outlives the test, and so does what it opened: the records move to the test's enclosing scope
+ * (suite or file) and are judged when it ends. Else they stay the test's (a pool made in the test and left open).
+ * Looked for with the inspector (see node/closures.ts), only for such records: returns those that stay.
+ */
+export function moveToHoldingScope(records: LeakRecord[], ledger: Ledger, scope: Scope): LeakRecord[] {
+  const parent = scope.parent
+  if (scope.kind !== 'test' || !parent || !scope.code) return records
+  const byLibrary = new Map<string, LeakRecord[]>()
+  for (const record of records) {
+    const library = laterTickLibrary(record)
+    if (!library) continue
+    let list = byLibrary.get(library)
+    if (!list) byLibrary.set(library, (list = []))
+    list.push(record)
+  }
+  if (byLibrary.size === 0) return records
+  const code = scope.code()
+  const moved = new Set<LeakRecord>()
+  for (const [library, candidates] of byLibrary) {
+    const held = findHeldBy(
+      [code],
+      candidates.map((record) => record.resource),
+      library,
+    )
+    for (const record of candidates) {
+      const variable = held.get(record.resource)
+      if (variable === undefined) continue
+      heldOutside.set(record, { variable, library, test: scope.name })
+      ledger.reown(record, parent, parent.phase)
+      // its callbacks (a timer's) run for the scope that now owns it
+      if (record.probe.runsCallbacks) ledger.callbackOwners.set(record.resource, parent)
+      moved.add(record)
+    }
+  }
+  return moved.size === 0 ? records : records.filter((record) => !moved.has(record))
+}
+
+/**
+ * The library that made a resource with no frame of the user's code in its stack, when that is all its stack says
+ * (no request put it to use, no listener rule applies): such a resource may be of a pool made outside the test.
+ */
+function laterTickLibrary(record: LeakRecord): string | undefined {
+  if (record.probe.kind === 'listeners' || record.resource === undefined) return undefined
+  const sites = record.sites
+  if (!sites || hasUserFrame(sites) || record.probe.lastUse?.(record.resource)) return undefined
+  return libraryOf(sites)
 }
