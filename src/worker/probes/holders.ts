@@ -28,7 +28,7 @@ interface Holder {
   owner: Scope | undefined
   /** Where it was created: kept only for ioredis clients, whose sockets have no user frame of their own. */
   sites: CallSites | undefined
-  /** Where an undici dispatcher was created, read only if a connection it holds idle is reported (lazily: cheap). */
+  /** Where an undici dispatcher or http.Agent was created, read only if a connection it holds idle is reported (lazily: cheap). */
   stack?: LazyCallSites
 }
 
@@ -38,7 +38,7 @@ export interface ParkedIn {
   owner: Scope | undefined
   /** The connection the resource belongs to (an idle timer's client socket), when it is not the resource itself. */
   socket?: object
-  /** Where the pool was created: where the fix goes for a connection it holds idle (undici dispatchers). */
+  /** Where the pool was created: where the fix goes for a connection it holds idle (undici dispatchers, http.Agents). */
   stack?: LazyCallSites
 }
 
@@ -77,7 +77,8 @@ export function installHolders(current: () => Scope): () => void {
       kind,
       scope.kind !== 'test' && !hasUserFrame(sites) ? undefined : scope,
       kind === 'ioredis' ? sites : undefined,
-      kind === 'undici' ? creationStack(emitter) : undefined,
+      // where a fix (`agent.destroy()`, `pool.close()`) goes for a connection the pool holds idle, read only then
+      kind === 'undici' || kind === 'http-agent' ? creationStack(emitter) : undefined,
     )
   })
   return () => {
@@ -158,9 +159,9 @@ function symbolProperty(object: object, description: string): unknown {
  * (Node's global agents are, when node:http was loaded first); else the scope it was created in, undefined for a
  * library's own.
  */
-export function agentOwner(agent: object): { known: boolean; owner: Scope | undefined } {
+export function agentOwner(agent: object): { known: boolean; owner: Scope | undefined; stack?: LazyCallSites } {
   const holder = state().byObject.get(agent)
-  return holder ? { known: true, owner: holder.owner } : { known: false, owner: undefined }
+  return holder ? { known: true, owner: holder.owner, stack: holder.stack } : { known: false, owner: undefined }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 import type http from 'node:http'
 import type net from 'node:net'
+import { relative } from 'node:path'
 import { https, isHttp, loadedHttp } from '../node/builtins.js'
 import type { JudgeContext, Ledger, Probe, ResourceState, Use } from '../ledger/ledger.js'
 import { Tag } from '../ledger/tag.js'
 import { explainTcpState, osSocketState } from '../os/socket-state.js'
 import { mainRealm } from '../node/realm.js'
-import { hasUserFrame, type CallSites, type LazyCallSites } from '../stacks/stack.js'
+import { formatCallSites, hasUserFrame, isUserSite, parseFrame, type CallSites, type LazyCallSites } from '../stacks/stack.js'
 import { subscribe } from './channel.js'
 import { agentOwner, clientSitesOf, installHolders, noteUndiciSocket, pgPoolOf, undiciPoolOf, type ParkedIn } from './holders.js'
 import { followAgentPrototype, type AgentPrototype } from './http-agents.js'
@@ -201,8 +202,13 @@ export const socketsProbe: Probe<Socket> = {
     const path = unixPath(socket)
     const pool = poolOf(socket)
     // idle in a pool of the test's own: the fix is closing the pool, so its code frame is where the pool was made
+    // (when that is the user's code), and the request that opened the connection is named in its state
     const poolSites = pool?.stack?.sites
-    if (record && poolSites) record.sites = poolSites
+    if (record && poolSites && hasUserFrame(poolSites) && record.sites !== poolSites) {
+      const request = userLine(record.sites)
+      if (request) openedBy.set(socket, request)
+      record.sites = poolSites
+    }
     let what: string
     if (socket.server) {
       what = path
@@ -221,7 +227,8 @@ export const socketsProbe: Probe<Socket> = {
     let fix = 'close it with `socket.end()` (or `socket.destroy()`)'
     if (pool) {
       what = `idle keep-alive ${what}`
-      state = `parked in ${pool.name} created ${pool.owner === ctx.scope ? `in this ${ctx.scope.kind}` : 'earlier'}, ${state}`
+      const request = openedBy.get(socket)
+      state = `parked in ${pool.name} created ${pool.owner === ctx.scope ? `in this ${ctx.scope.kind}` : 'earlier'}${request ? ` (the connection was opened by the request at ${request})` : ''}, ${state}`
       fix = pool.name.startsWith('an undici')
         ? 'close it with `await pool.close()` (or `agent.close()`)'
         : pool.name === 'a pg Pool'
@@ -426,6 +433,24 @@ function isBusyRequest(socket: Socket): boolean {
   return isHttp(socket._httpMessage, 'ClientRequest') || undiciSockets.has(socket)
 }
 
+/** The request line that opened a connection now reported at its pool's creation (see describe). */
+const openedBy = new WeakMap<object, string>()
+
+/**
+ * `file:line` of the first frame of the user's code, source-mapped, the file relative to the working directory; and
+ * of its caller in another file when there is one (a helper that makes the request, called from the test).
+ */
+function userLine(sites: CallSites | undefined): string | undefined {
+  const frames: Array<{ file: string; line: number }> = []
+  for (const line of formatCallSites(sites?.filter(isUserSite))) {
+    const frame = parseFrame(line)
+    if (frame && frame.file !== frames[0]?.file) frames.push(frame)
+    if (frames.length === 2) break
+  }
+  const [first, caller] = frames.map((frame) => `${relative(process.cwd(), frame.file)}:${frame.line}`)
+  return first && caller ? `${first}, called from ${caller}` : first
+}
+
 /** Node's global agent of node:http or node:https. */
 export function isGlobalAgent(agent: http.Agent & { protocol?: string }): boolean {
   // an https agent exists only once node:https is loaded
@@ -452,9 +477,9 @@ function poolOf(socket: Socket): ParkedIn | undefined {
       for (const list of Object.values(free)) {
         if (!list.includes(socket)) continue
         if (isGlobalAgent(agent)) return { name: 'the global http.Agent', owner: undefined }
-        const { known, owner } = agentOwner(agent)
+        const { known, owner, stack } = agentOwner(agent)
         if (!known) return { name: 'an http.Agent', owner: firstUser }
-        return { name: owner ? 'an http.Agent' : "a library's shared http.Agent", owner }
+        return owner ? { name: 'an http.Agent', owner, stack } : { name: "a library's shared http.Agent", owner }
       }
     }
   }
