@@ -150,33 +150,45 @@ export function moveToHoldingScope(records: LeakRecord[], ledger: Ledger, scope:
   }
   if (byLibrary.size === 0) return records
   const code = scope.code()
-  const moved = new Set<LeakRecord>()
+  const held = new Map<LeakRecord, string>()
   for (const [library, candidates] of byLibrary) {
-    const held = findHeldBy(
+    const found = findHeldBy(
       [code],
       candidates.map((record) => record.resource),
       library,
     )
     for (const record of candidates) {
-      const variable = held.get(record.resource)
-      if (variable === undefined) continue
-      heldOutside.set(record, { variable, library, test: scope.name })
-      ledger.reown(record, parent, parent.phase)
-      // its callbacks (a timer's) run for the scope that now owns it
-      if (record.probe.runsCallbacks) ledger.callbackOwners.set(record.resource, parent)
-      moved.add(record)
+      const variable = found.get(record.resource)
+      if (variable !== undefined) held.set(record, variable)
     }
   }
-  return moved.size === 0 ? records : records.filter((record) => !moved.has(record))
+  // one resource seen through several objects (an interceptor's connection behind the test's client socket) moves
+  // only as a whole: a part the test's own request holds keeps it the test's
+  const identityOf = (record: LeakRecord) => record.probe.sameAs?.(record.resource)?.identity
+  const staying = new Set(records.filter((record) => !held.has(record)).map(identityOf))
+  for (const record of held.keys()) if (staying.has(identityOf(record)) && identityOf(record) !== undefined) held.delete(record)
+  if (held.size === 0) return records
+  for (const [record, variable] of held) {
+    heldOutside.set(record, { variable, library: libraryOf(record.sites)!, test: scope.name })
+    ledger.reown(record, parent, parent.phase)
+    // its callbacks (a timer's) run for the scope that now owns it
+    if (record.probe.runsCallbacks) ledger.callbackOwners.set(record.resource, parent)
+  }
+  return records.filter((record) => !held.has(record))
 }
 
 /**
- * The library that made a resource with no frame of the user's code in its stack, when that is all its stack says
- * (no request put it to use, no listener rule applies): such a resource may be of a pool made outside the test.
+ * The library that made a resource with no frame of the user's code in its stack, when that is all that says whose it
+ * is (no request put it to use, no call of the test's into the library is known, no listener rule applies): such a
+ * resource may be of a pool made outside the test.
  */
 function laterTickLibrary(record: LeakRecord): string | undefined {
   if (record.probe.kind === 'listeners' || record.resource === undefined) return undefined
   const sites = record.sites
   if (!sites || hasUserFrame(sites) || record.probe.lastUse?.(record.resource)) return undefined
-  return libraryOf(sites)
+  const library = libraryOf(sites)
+  // the test's own code constructed one of the library's objects: what the library made later is the test's, even
+  // when the test then kept that object in a variable of the module (a list of what to close at the end)
+  if (!library || lastCallInto(library, record.owner)?.scope === record.owner) return undefined
+  return library
 }
