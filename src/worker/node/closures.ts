@@ -17,8 +17,10 @@ const require = createRequire(import.meta.url)
  * objects and closures (never through other code: module scopes, Node's internals and other packages are where
  * everything is reachable from everything) and tells which of them reach the resource.
  *
- * Costly (~1 ms per 20 objects walked, and the inspector's Debugger domain is switched on for a moment to learn the
- * files of scripts): called only for a resource still open at a test's check that nothing else explains.
+ * Costly: each inspector call takes 0.1 to 0.25 ms, a postgres.js pool takes some 1,500 of them (150 to 350 ms on
+ * Node 20), and the Debugger domain is switched on for a moment (35 to 45 ms) to learn the files of the scripts.
+ * Called only for a resource still open at a test's check that nothing else explains; never on a test that left
+ * nothing open.
  */
 
 /** The variable of the user's enclosing scopes through which each found target is reached, by target. */
