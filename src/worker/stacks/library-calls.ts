@@ -178,12 +178,14 @@ export function moveToHoldingScope(records: LeakRecord[], ledger: Ledger, scope:
 }
 
 /**
- * The library that made a resource with no frame of the user's code in its stack, when that is all that says whose it
- * is (no request put it to use, no call of the test's into the library is known, no listener rule applies): such a
- * resource may be of a pool made outside the test.
+ * The library that made a connection or timer with no frame of the user's code in its stack, when that is all that
+ * says whose it is (no request put it to use, no call of the test's into the library is known): such a resource may be
+ * of a pool made outside the test.
  */
 function laterTickLibrary(record: LeakRecord): string | undefined {
-  if (record.probe.kind === 'listeners' || record.resource === undefined) return undefined
+  // what a pool opens for its users: its connections and their timers (a worker pool's workers, a library's process
+  // listeners have rules of their own)
+  if ((record.probe.kind !== 'sockets' && record.probe.kind !== 'timers') || record.resource === undefined) return undefined
   const sites = record.sites
   if (!sites || hasUserFrame(sites) || record.probe.lastUse?.(record.resource)) return undefined
   const library = libraryOf(sites)
