@@ -1,14 +1,19 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 // @ts-expect-error: a plain .mjs script, no declarations
 import { installProblem, ownCopy, targetPaths, TARGETS } from '../scripts/prepare-versions.mjs'
-import { runVitest, type RunOptions } from './support/run-vitest.js'
+import { frameLine } from './support/markers.js'
+import { FIXTURES, runVitest, type RunOptions } from './support/run-vitest.js'
 
 // What the check waits for, and whose time it is (test/fixtures/settle: settleTimeout 2000 ms, testTimeout 300 ms,
 // hookTimeout 100 ms).
 // A connection ended to a peer in this process that keeps its side open cannot close by itself: it is reported at
 // once, not after the settle window. One whose peer closes its side by itself, even after the test's and the hooks'
 // timeouts, is waited for, and the wait never times the test out (on 3.2 and 4.0 the check is an onTestFinished
-// callback, which the hookTimeout timed). On this Vitest and on every prepared target.
+// callback, which the hookTimeout timed). A close chain still running in the process when the test is judged (a
+// proxy that closes its upstream 5 ms after its client's connection closed) is waited for; the same proxy that never
+// closes its upstream leaves a leak, reported at once. On this Vitest and on every prepared target.
 interface Target {
   name: string
   vitest: string
@@ -67,5 +72,40 @@ describe.each(versions)('$name', ({ options }) => {
     expect(byName['a connection ended without waiting, whose peer ends its side 500 ms later, is fine']!.duration).toBeGreaterThanOrEqual(
       450,
     )
+  })
+
+  test('a close chain still running when the test is judged is waited for; the same chain that never closes is a leak', async () => {
+    const run = await runVitest('settle', { ...options(), files: ['close-chain.test.ts'] })
+    const tests = run.modules.flatMap((module) => module.tests)
+    const chained = 'a proxy that closes its upstream 5 ms after its client closed'
+    const states = Object.fromEntries(
+      [1, 2, 3, 4].map((n) => [`${chained} > ${n} of 4: a client closed by the shared afterEach, not awaited, is fine`, 'passed']),
+    )
+    expect(Object.fromEntries(tests.map((t) => [t.name, t.state])), run.output).toEqual({
+      ...states,
+      'a proxy that never closes its upstream > leaks: its upstream, dialled when the test connected': 'failed',
+    })
+    expect(
+      run.modules.flatMap((module) => module.errors),
+      run.output,
+    ).toEqual([])
+    const leaky = tests.find((t) => t.name.includes('leaks:'))!
+    expect(
+      leaky.errors.map((error) => error.message),
+      run.output,
+    ).toEqual([
+      expect.stringMatching(
+        /^WebSocket client \(undici\) TCP socket 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ outlived the test[\s\S]*now: +open to ws:/,
+      ),
+    ])
+    // drawn at the proxy's line that dialled it, blamed on the test that connected
+    const file = join(FIXTURES, 'settle', 'close-chain.test.ts')
+    const line =
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .findIndex((source) => source.includes('upstreams.add(new WebSocket(')) + 1
+    expect(frameLine(leaky.errors[0]!, 'close-chain.test.ts'), run.output).toBe(line)
+    // reported once the chain that ran (its client's close) was over, not after the settle window
+    expect(leaky.duration, run.output).toBeLessThan(SETTLE_TIMEOUT / 4)
   })
 })

@@ -1,4 +1,4 @@
-import type { JudgeContext, Ledger, LeakRecord, Scope, Status } from './ledger/ledger.js'
+import type { JudgeContext, Ledger, LeakRecord, MadeWhileSettling, Scope, Status } from './ledger/ledger.js'
 import type { ResolvedOptions } from '../shared/options.js'
 import { moveToCallingScope, moveToHoldingScope } from './stacks/library-calls.js'
 
@@ -43,7 +43,15 @@ export function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedOptions
   return []
 }
 
-/** Waits for what is closing (up to `settleTimeout`), then returns what is still open. */
+/**
+ * Waits for what is closing (up to `settleTimeout`), then returns what is still open. All of it is waited for
+ * together: the scope's own resources that are closing (or pending), and a close chain
+ * still running in the process, which may yet close what the scope holds: a resource of another scope on its way out
+ * (Probe.settling), or one that anything created while the check settled and that is itself about to close or fire
+ * (a proxy's 'close' handler that closes its upstream 5 ms after its client's connection closed: the handler runs
+ * for the proxy's owner, and the timer it sets is the link). After each close, a few loop turns more, for the close
+ * callbacks to run and set off the next step.
+ */
 async function settle(
   alive: Judged[],
   ctx: JudgeContext,
@@ -51,8 +59,13 @@ async function settle(
   options: ResolvedOptions,
   timers: RealTimers,
 ): Promise<Leak[]> {
+  const started = Date.now()
+  const deadline = started + options.settleTimeout
+  const madeMeanwhile: MadeWhileSettling = []
+  const stopWatching = ctx.ledger.watchMade(madeMeanwhile)
   // Whether the last look found something closed that was alive before: a socket is destroyed (and judged closed) a
-  // turn before its 'close' event, whose handlers may still clear what guarded it (ioredis' disconnect timer).
+  // turn before its 'close' event, whose handlers may still clear what guarded it (ioredis' disconnect timer) or
+  // close the next resource of a chain.
   let closedSome = false
   const look = () => {
     const before = alive.length
@@ -63,19 +76,33 @@ async function settle(
     alive = judge([...alive.map((j) => j.record), ...made], ctx, pooled)
     closedSome = alive.length < before
   }
-  for (let turn = 0; turn < SETTLE_TURNS && alive.length > 0; turn++) {
-    await new Promise<void>((resolve) => timers.setImmediate(resolve))
-    look()
-  }
-  const deadline = Date.now() + options.settleTimeout
-  while (alive.some((j) => j.status === 'closing' || j.status === 'pending') && Date.now() < deadline) {
-    const wait = Math.min(SETTLE_POLL_MS, deadline - Date.now())
-    await new Promise<void>((resolve) => timers.setTimeout(resolve, wait))
-    look()
-  }
-  for (let turn = 0; turn < SETTLE_TURNS && closedSome && alive.length > 0; turn++) {
-    await new Promise<void>((resolve) => timers.setImmediate(resolve))
-    look()
+  const ownWaiting = () => alive.some((j) => j.status === 'closing' || j.status === 'pending')
+  try {
+    let turnsLeft = SETTLE_TURNS
+    let chainRunning = false
+    while (alive.length > 0) {
+      if (turnsLeft > 0) {
+        turnsLeft--
+        await new Promise<void>((resolve) => timers.setImmediate(resolve))
+      } else {
+        const inTime = Date.now() < deadline
+        const chain = inTime && closeChainRunning(ctx, madeMeanwhile)
+        if (chainRunning && !chain) {
+          // the chain's last step closed: its callbacks get their turns
+          chainRunning = false
+          turnsLeft = SETTLE_TURNS
+          continue
+        }
+        chainRunning = chain
+        if (!chain && !(inTime && ownWaiting())) break
+        const wait = Math.min(SETTLE_POLL_MS, deadline - Date.now())
+        await new Promise<void>((resolve) => timers.setTimeout(resolve, wait))
+      }
+      look()
+      if (closedSome) turnsLeft = SETTLE_TURNS
+    }
+  } finally {
+    stopWatching()
   }
   repool(pooled, ctx.ledger)
   // made by a library out of the user's stack, for an object a variable outside the test holds: judged with that scope
@@ -89,6 +116,22 @@ async function settle(
     ctx.ledger.reported.add(record)
   }
   return fold(leaked, ctx)
+}
+
+/**
+ * Whether a close is still running elsewhere in the process: a probe's resource of another scope on its way out, or
+ * something created while the check settled that is about to close or fire (a timer due within the settle window).
+ */
+function closeChainRunning(ctx: JudgeContext, madeMeanwhile: MadeWhileSettling): boolean {
+  for (const probe of ctx.ledger.settlers) if (probe.settling!(ctx)) return true
+  for (let i = 0; i < madeMeanwhile.length; i++) {
+    const resource = madeMeanwhile[i]!.resource.deref()
+    const status = resource === undefined ? 'closed' : madeMeanwhile[i]!.probe.state(resource, ctx).status
+    if (status === 'closing' || status === 'pending') return true
+    // closed, or open for good: no longer a link of a chain
+    madeMeanwhile.splice(i--, 1)
+  }
+  return false
 }
 
 /** Idle sockets parked in a shared pool go back to it; a later test that makes one busy and leaves it so is blamed. */

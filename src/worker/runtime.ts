@@ -71,6 +71,7 @@ export function getRuntime(options: ResolvedOptions): Runtime {
     if (!options.kinds.includes(probe.kind)) continue
     try {
       undo.push(probe.install(ledger))
+      if (probe.settling) ledger.settlers.add(probe)
     } catch (error) {
       // one probe that cannot install (an unexpected Node internals shape) must not take the others down
       reportInternalError(runtime, error)

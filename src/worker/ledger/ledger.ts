@@ -35,6 +35,9 @@ export interface Scope {
 
 export type ScopePhase = 'collect' | 'beforeAll' | 'tests' | 'afterAll' | 'test'
 
+/** What was created, by any scope, while a check settled (see Ledger.watchMade); held weakly. */
+export type MadeWhileSettling = Array<{ resource: WeakRef<object>; probe: Probe }>
+
 /** What is made by the thousand, and keeps a creation stack only for the first `stacksPerTest` of each scope. */
 export type StackFamily = 'timers' | 'requests'
 
@@ -206,9 +209,13 @@ export class Ledger {
   readonly lookers = new Set<Probe>()
   /** Probes that count some of a scope's resources rather than note them (see Probe.collect); added by their install. */
   readonly collectors = new Set<Probe>()
+  /** Installed probes that can tell whether something of theirs outside the checked scope is still closing (Probe.settling). */
+  readonly settlers = new Set<Probe>()
   readonly #byResource = new WeakMap<object, LeakRecord>()
   /** Scopes that became current: a concurrent test never does (its siblings run at the same time). */
   readonly #entered = new WeakSet<Scope>()
+  /** The lists of the checks settling now (see `watchMade`): usually none, one while a check waits. */
+  readonly #watchers = new Set<MadeWhileSettling>()
 
   constructor(root: Scope) {
     this.#current = root
@@ -308,6 +315,26 @@ export class Ledger {
     }
   }
 
+  /**
+   * From now until the returned function is called: every resource any scope creates (tracked or noted) is also added
+   * to `made`, held weakly. A check that settles watches what runs meanwhile: the close callbacks of other scopes'
+   * resources (a proxy's handler that closes its upstream a few ms after its client's connection closed) may set off
+   * the last steps of a close that the checked scope's resources wait on.
+   */
+  watchMade(made: MadeWhileSettling): () => void {
+    this.#watchers.add(made)
+    return () => void this.#watchers.delete(made)
+  }
+
+  #noteMade(resource: object, probe: Probe): void {
+    for (const made of this.#watchers) made.push({ resource: new WeakRef(resource), probe })
+  }
+
+  /** For a probe that keeps a new resource aside instead of noting it (see Aside): tells the checks settling now. */
+  madeAside(resource: object, probe: Probe): void {
+    if (this.#watchers.size > 0) this.#noteMade(resource, probe)
+  }
+
   /** Runs a concurrent test's body, hooks and fixtures with `scope` as the owner of what they create. */
   runIn<T>(scope: Scope, fn: () => T): T {
     this.#async ??= new AsyncLocalStorage<Scope>()
@@ -328,6 +355,7 @@ export class Ledger {
       const record = new TrackedRecord(resource, probe, scope, scope.phase, this.#stackOf(probe, skip, scope), currentAsyncId())
       this.#byResource.set(resource, record)
       scope.records.add(record as LeakRecord)
+      if (this.#watchers.size > 0) this.#noteMade(resource, probe)
       if (scope.records.size >= scope.pruneAt) prune(scope)
       return record
     } catch (error) {
@@ -348,6 +376,7 @@ export class Ledger {
       const scope = this.current
       const stack = madeByNode && this.stacksPerTest !== Infinity ? MADE_BY_NODE : this.#stackOf(probe, skip, scope)
       pushNoted(scope, resource, probe, stack)
+      if (this.#watchers.size > 0) this.#noteMade(resource, probe)
       return stack === MADE_BY_NODE ? undefined : stack
     } catch (error) {
       this.onInternalError(error)
@@ -597,6 +626,14 @@ export interface Probe<R extends object = any> {
    * past its event's budget of stacks, added by the same code as one that kept its stack).
    */
   origin?(resource: R): CallSites | undefined
+  /**
+   * Whether something of this family that the checked scope does not hold is still on its way out in this process (a
+   * connection of another scope with one side ended and the other not closed yet). Its close callbacks may close what
+   * the scope holds (a proxy closes its upstream once its client's connection has closed): while one is, a check that
+   * has something left open goes on settling, within `settleTimeout`. Asked only then, never on a check with nothing
+   * left open.
+   */
+  settling?(ctx: JudgeContext): boolean
   /**
    * Option `cleanup` only: a best-effort close after reporting, as harmless as the probe can make it (nothing the
    * program still waits on is cut off, nothing goes unhandled); must not throw.

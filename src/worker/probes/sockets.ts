@@ -189,6 +189,23 @@ export const socketsProbe: Probe<Socket> = {
     return { status: 'open' }
   },
 
+  settling(ctx) {
+    const now = Date.now()
+    for (const records of [...[...scopesOf(ctx.scope)].map((s) => s.records), ctx.ledger.pooled]) {
+      for (const record of records) {
+        const socket = record.resource as Socket | undefined
+        if (record.probe !== socketsProbe || !socket || socket.destroyed || !isEnding(socket)) continue
+        if (keepsItsSideOpen(socket) || keptOpenByPeer(socket, ctx)) continue
+        // one stuck half-way (its peer in another process never ends its side) delays the checks of one settle
+        // window, not every check after it
+        let since = closingSince.get(socket)
+        if (since === undefined) closingSince.set(socket, (since = now))
+        if (now - since < (ctx.settleWindow ?? 0)) return true
+      }
+    }
+    return false
+  },
+
   describe(socket, ctx) {
     // ioredis connects on a later tick, so the socket's own stack has none of the user's frames: show where the
     // client was created instead
@@ -506,6 +523,9 @@ function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefin
   return ctx ? connectedPeer(socket, ctx) : undefined
 }
 
+/** When a socket of another scope was first seen closing by a check (see `settling`). */
+const closingSince = new WeakMap<Socket, number>()
+
 /** A leak already reported (and left as it was): what is part of it is not reported again. */
 function wasReported(socket: Socket, ctx: JudgeContext): boolean {
   for (const record of ctx.ledger.reported) if (record.resource === socket) return true
@@ -524,10 +544,19 @@ function wasReported(socket: Socket, ctx: JudgeContext): boolean {
 function keptOpenByPeer(socket: Socket, ctx: JudgeContext): boolean {
   if (!socket.writableFinished || socket.readableEnded) return false
   const peer = connectedPeer(socket, ctx)
-  if (!peer || peer.destroyed || peer.writableEnded) return false
-  const readable = (peer as { _readableState?: { ended?: boolean } })._readableState
-  if (readable?.ended !== true || programReads(peer)) return false
-  return peer.readableEnded ? peer.allowHalfOpen === true : peer.readableFlowing !== true
+  return peer !== undefined && !peer.destroyed && keepsItsSideOpen(peer)
+}
+
+/**
+ * Whether a socket that got its peer's end keeps its own side open with nothing of the program's that would end it:
+ * no listener reads it or hears its end, and either it read the end with `allowHalfOpen` (otherwise Node would have
+ * ended it), or nothing reads it at all (paused, so Node never reads the end).
+ */
+function keepsItsSideOpen(socket: Socket): boolean {
+  if (socket.writableEnded) return false
+  const readable = (socket as { _readableState?: { ended?: boolean } })._readableState
+  if (readable?.ended !== true || programReads(socket)) return false
+  return socket.readableEnded ? socket.allowHalfOpen === true : socket.readableFlowing !== true
 }
 
 /** Node's own listener on every socket: ends the writable side at the end of the readable one unless allowHalfOpen. */

@@ -83,6 +83,7 @@ export const timersProbe: Probe<Timeout> = {
         // past the test's budget no stack is taken anyway: nothing to tell apart
         if (!ledger.hasStackBudget('timers', scope)) {
           aside.keep(timer, scope)
+          ledger.madeAside(timer, timersProbe)
           return
         }
         if (typeof callback !== 'function') {
