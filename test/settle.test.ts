@@ -13,7 +13,8 @@ import { FIXTURES, runVitest, type RunOptions } from './support/run-vitest.js'
 // timeouts, is waited for, and the wait never times the test out (on 3.2 and 4.0 the check is an onTestFinished
 // callback, which the hookTimeout timed). A close chain still running in the process when the test is judged (a
 // proxy that closes its upstream 5 ms after its client's connection closed) is waited for; the same proxy that never
-// closes its upstream leaves a leak, reported at once. On this Vitest and on every prepared target.
+// closes its upstream leaves a leak, reported at once. A connection to another process gets a short wait, for a
+// server that closes it just after its answer to QUIT. On this Vitest and on every prepared target.
 interface Target {
   name: string
   vitest: string
@@ -106,6 +107,22 @@ describe.each(versions)('$name', ({ options }) => {
         .findIndex((source) => source.includes('upstreams.add(new WebSocket(')) + 1
     expect(frameLine(leaky.errors[0]!, 'close-chain.test.ts'), run.output).toBe(line)
     // reported once the chain that ran (its client's close) was over, not after the settle window
+    expect(leaky.duration, run.output).toBeLessThan(SETTLE_TIMEOUT / 4)
+  })
+
+  test('a connection whose server in another process closes it just after its answer is waited for; one left open is a leak', async () => {
+    const run = await runVitest('settle', { ...options(), files: ['peer-closes.test.ts'] })
+    const tests = run.modules.flatMap((module) => module.tests)
+    expect(Object.fromEntries(tests.map((t) => [t.name, t.state])), run.output).toEqual({
+      'a connection whose server closes it 5 ms after answering QUIT is fine': 'passed',
+      'leaks: a connection to another process that nobody closes': 'failed',
+    })
+    const leaky = tests.find((t) => t.name.startsWith('leaks:'))!
+    expect(
+      leaky.errors.map((error) => error.message),
+      run.output,
+    ).toEqual([expect.stringMatching(/^TCP socket 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ outlived the test[\s\S]*ESTABLISHED/)])
+    // a short wait, not the settle window
     expect(leaky.duration, run.output).toBeLessThan(SETTLE_TIMEOUT / 4)
   })
 })

@@ -24,6 +24,8 @@ const SETTLE_POLL_MS = 5
 interface Judged {
   record: LeakRecord
   status: Status
+  /** See ResourceState.grace. */
+  grace?: number
 }
 
 /**
@@ -45,7 +47,7 @@ export function findLeaks(scope: Scope, ledger: Ledger, options: ResolvedOptions
 
 /**
  * Waits for what is closing (up to `settleTimeout`), then returns what is still open. All of it is waited for
- * together: the scope's own resources that are closing (or pending), and a close chain
+ * together: the scope's own resources that are closing (or pending, or open within their grace), and a close chain
  * still running in the process, which may yet close what the scope holds: a resource of another scope on its way out
  * (Probe.settling), or one that anything created while the check settled and that is itself about to close or fire
  * (a proxy's 'close' handler that closes its upstream 5 ms after its client's connection closed: the handler runs
@@ -76,7 +78,8 @@ async function settle(
     alive = judge([...alive.map((j) => j.record), ...made], ctx, pooled)
     closedSome = alive.length < before
   }
-  const ownWaiting = () => alive.some((j) => j.status === 'closing' || j.status === 'pending')
+  const ownWaiting = () =>
+    alive.some((j) => j.status === 'closing' || j.status === 'pending' || (j.grace !== undefined && Date.now() < started + j.grace))
   try {
     let turnsLeft = SETTLE_TURNS
     let chainRunning = false
@@ -144,14 +147,14 @@ function judge(records: LeakRecord[], ctx: JudgeContext, pooled: LeakRecord[]): 
   for (const record of records) {
     const resource = record.resource
     // collected: the program let it go, and it held nothing open
-    const { status } = resource === undefined ? { status: 'closed' as const } : record.probe.state(resource, ctx)
+    const { status, grace } = resource === undefined ? { status: 'closed' as const, grace: undefined } : record.probe.state(resource, ctx)
     if (status === 'closed' || status === 'excused') ctx.ledger.forget(record)
     else if (status === 'pooled') pooled.push(record)
     // only what is still open is worth reading the stack of: Vitest's own is dropped here
     else if (record.foreign) ctx.ledger.forget(record)
     // made on a later tick of a library call of an enclosing scope: judged with that scope
     else if (record.owner === ctx.scope && moveToCallingScope(record, ctx.ledger)) continue
-    else alive.push({ record, status })
+    else alive.push(grace === undefined ? { record, status } : { record, status, grace })
   }
   return alive
 }

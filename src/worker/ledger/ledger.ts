@@ -552,6 +552,12 @@ export type Status = 'closed' | 'excused' | 'pooled' | 'closing' | 'open' | 'pen
 
 export interface ResourceState {
   status: Status
+  /**
+   * Open, but maybe closing where the plugin cannot see it (a connection whose peer is another process, which may be
+   * about to send its FIN): the check waits up to this many ms after it began settling before reporting it, together
+   * with everything else it waits for (never once per leak). What closes meanwhile is not reported.
+   */
+  grace?: number
 }
 
 /** What a probe may look at when judging: the scope being checked, and the other live resources. */

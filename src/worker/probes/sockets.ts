@@ -186,6 +186,10 @@ export const socketsProbe: Probe<Socket> = {
     // ended by this side, but closed only once the peer ends its side too: not worth waiting for when the peer is in
     // this process and nothing will end it (see keptOpenByPeer)
     if (isEnding(socket)) return { status: keptOpenByPeer(socket, ctx) ? 'open' : 'closing' }
+    // A peer in another process may be closing it: a server that answers a goodbye (a QUIT, a `Connection: close`)
+    // and then closes sends its FIN a scheduling slice after its answer, which the client awaited. On a loaded machine
+    // that comes after the check's loop turns: one short wait, shared by all such sockets of the check.
+    if (!socket.connecting && !peerOf(socket, ctx)) return { status: 'open', grace: PEER_CLOSE_GRACE_MS }
     return { status: 'open' }
   },
 
@@ -522,6 +526,12 @@ function isUnrefd(socket: Socket): boolean {
 function peerOf(socket: Socket, ctx: JudgeContext | undefined): Socket | undefined {
   return ctx ? connectedPeer(socket, ctx) : undefined
 }
+
+/**
+ * How long an open connection whose peer is another process is waited for (see `state`): a server that closes the
+ * connection right after its answer to a QUIT, but loses the CPU between the two, sends its FIN milliseconds later.
+ */
+const PEER_CLOSE_GRACE_MS = 25
 
 /** When a socket of another scope was first seen closing by a check (see `settling`). */
 const closingSince = new WeakMap<Socket, number>()
