@@ -14,7 +14,8 @@ import { FIXTURES, runVitest, type RunOptions } from './support/run-vitest.js'
 // callback, which the hookTimeout timed). A close chain still running in the process when the test is judged (a
 // proxy that closes its upstream 5 ms after its client's connection closed) is waited for; the same proxy that never
 // closes its upstream leaves a leak, reported at once. A connection to another process gets a short wait, for a
-// server that closes it just after its answer to QUIT. On this Vitest and on every prepared target.
+// server that closes it just after its answer to QUIT, and one still connecting (its host lookup in Node's thread
+// pool) is waited for until it is up or given up. On this Vitest and on every prepared target.
 interface Target {
   name: string
   vitest: string
@@ -123,6 +124,23 @@ describe.each(versions)('$name', ({ options }) => {
       run.output,
     ).toEqual([expect.stringMatching(/^TCP socket 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ outlived the test[\s\S]*ESTABLISHED/)])
     // a short wait, not the settle window
+    expect(leaky.duration, run.output).toBeLessThan(SETTLE_TIMEOUT / 4)
+  })
+
+  test('a connection still connecting when the test is judged is waited for; one that connects and stays is a leak', async () => {
+    const run = await runVitest('settle', { ...options(), files: ['connecting.test.ts'] })
+    const tests = run.modules.flatMap((module) => module.tests)
+    expect(Object.fromEntries(tests.map((t) => [t.name, t.state])), run.output).toEqual({
+      ...Object.fromEntries(
+        [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [`${n} of 8: a connection given up as soon as it connects is fine`, 'passed']),
+      ),
+      'leaks: a connection dialled and kept': 'failed',
+    })
+    const leaky = tests.find((t) => t.name.startsWith('leaks:'))!
+    expect(
+      leaky.errors.map((error) => error.message),
+      run.output,
+    ).toEqual([expect.stringMatching(/^TCP socket \S+ → \S+ outlived the test[\s\S]*ESTABLISHED/)])
     expect(leaky.duration, run.output).toBeLessThan(SETTLE_TIMEOUT / 4)
   })
 })

@@ -190,6 +190,11 @@ export const socketsProbe: Probe<Socket> = {
     // and then closes sends its FIN a scheduling slice after its answer, which the client awaited. On a loaded machine
     // that comes after the check's loop turns: one short wait, shared by all such sockets of the check.
     if (!socket.connecting && !peerOf(socket, ctx)) return { status: 'open', grace: PEER_CLOSE_GRACE_MS }
+    // Still resolving its host or connecting: within a round trip it is connected, or failed, or destroyed by the
+    // program as it connects (a WebSocket closed while CONNECTING, a request aborted before its socket was up). The
+    // check's loop turns do not wait for the lookup in Node's thread pool: the settle window does; one that is then
+    // connected and open, or still connecting, is reported.
+    if (socket.connecting) return { status: 'open', grace: ctx.settleWindow ?? 0 }
     return { status: 'open' }
   },
 
@@ -586,7 +591,8 @@ const byAddresses = new Map<string, WeakRef<Socket>>()
 /** The other end of a loopback TCP connection, when this process holds it and it is tracked (client or accepted). */
 function connectedPeer(socket: Socket, ctx: JudgeContext): Socket | undefined {
   if (socket.remotePort === undefined || socket.localPort === undefined) return undefined
-  const key = `${socket.remoteAddress}|${socket.remotePort}|${socket.localAddress}|${socket.localPort}`
+  // a dual-stack server's side names an IPv4 client `::ffff:127.0.0.1`
+  const key = `${plainAddress(socket.remoteAddress)}|${socket.remotePort}|${plainAddress(socket.localAddress)}|${socket.localPort}`
   const found = byAddresses.get(key)?.deref()
   if (found && !found.destroyed && found.localPort === socket.remotePort) return found
   // rebuilt lazily, and held weakly: only for ended sockets, at a check
@@ -597,7 +603,10 @@ function connectedPeer(socket: Socket, ctx: JudgeContext): Socket | undefined {
       const other = record.resource as Socket | undefined
       if (record.probe !== socketsProbe || !other || other.destroyed || other.localPort === undefined || other.remotePort === undefined)
         continue
-      byAddresses.set(`${other.localAddress}|${other.localPort}|${other.remoteAddress}|${other.remotePort}`, new WeakRef(other))
+      byAddresses.set(
+        `${plainAddress(other.localAddress)}|${other.localPort}|${plainAddress(other.remoteAddress)}|${other.remotePort}`,
+        new WeakRef(other),
+      )
     }
   }
   return byAddresses.get(key)?.deref()
