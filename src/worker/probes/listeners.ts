@@ -21,10 +21,10 @@ interface Listener {
 
 /**
  * What one scope added to one event of one emitter. Only the first STACKS_PER_EVENT additions keep a stack: a test
- * that adds and removes a listener a thousand times on a long-lived bus pays for four stacks, not a thousand (a stack
+ * that adds and removes a listener a thousand times on a long-lived bus pays for two stacks, not a thousand (a stack
  * costs several microseconds, the addition a tenth of one). Past them, a function unlike every sample's (another
  * name or arity: other code is adding) gets a stack too; one like a sample's is only counted: nothing of it is kept,
- * and the check finds those still attached among the event's listeners (see collectCounted). A leftover borrows the
+ * and the check finds those still attached among the event's listeners (see collect). A leftover borrows the
  * stack of the sample with the same function or source text (the same code added it again).
  */
 interface EventAdditions {
@@ -52,8 +52,8 @@ interface Sample {
   stack: LazyCallSites | undefined
 }
 
-const STACKS_PER_EVENT = 4
-/** Past the first four, only a function unlike the samples' gets a stack, up to this many. */
+const STACKS_PER_EVENT = 2
+/** Past the first two, only a function unlike the samples' gets a stack, up to this many. */
 const SAMPLES_PER_EVENT = 16
 const PATCHED = Symbol.for('vitest-leaks.listeners.original')
 
