@@ -40,6 +40,13 @@ export interface DescribedLeak {
   frames: string[]
 }
 
+/** Parts told alike once, with their number (a worker pool's 41 ports: `41 × MessagePort …`), in first-seen order. */
+function countedParts(parts: string[]): string[] {
+  const counts = new Map<string, number>()
+  for (const part of parts) counts.set(part, (counts.get(part) ?? 0) + 1)
+  return [...counts].map(([part, count]) => (count > 1 ? `${count} × ${part}` : part))
+}
+
 export function describeLeaks(leaks: Leak[], scope: Scope, ctx: JudgeContext): DescribedLeak[] {
   return leaks.map((leak, index) => describeLeak(leak, index, leaks.length, scope, ctx))
 }
@@ -49,8 +56,7 @@ function describeLeak(leak: Leak, index: number, total: number, scope: Scope, ct
   const description = record.probe.describe(record.resource, ctx)
   let state = description.state
   if (folded.length > 0 && !description.includesParts) {
-    const parts = folded.map((part) => part.probe.describe(part.resource, ctx).what)
-    state += `; with it: ${parts.join('; ')}`
+    state += `; with it: ${countedParts(folded.map((part) => part.probe.describe(part.resource, ctx).what)).join('; ')}`
   }
   const use = record.probe.lastUse?.(record.resource)
   // a request past the test's budget of stacks: its own line is unknown, and the connection's would mislead
