@@ -1,4 +1,5 @@
-import { MessagePort } from 'node:worker_threads'
+import type { MessagePort } from 'node:worker_threads'
+import { mainRealm } from '../node/realm.js'
 import type { Ledger, Probe } from '../ledger/ledger.js'
 import { isOwn, isVitestFile, type CallSites } from '../stacks/stack.js'
 import { runningWorkers } from './workers.js'
@@ -81,7 +82,10 @@ export const portsProbe: Probe<MessagePort> = {
 }
 
 function messagePortPrototype(): { ref: Function } | undefined {
-  return MessagePort?.prototype as unknown as { ref: Function } | undefined
+  // Node's global, which is node:worker_threads' class (the worker's own global, in a vm pool too): requiring that
+  // module would load it into every test file's process (~1 ms), where Vitest's forks pool does not
+  const Port = (mainRealm() as { MessagePort?: { prototype: unknown } }).MessagePort
+  return Port?.prototype as { ref: Function } | undefined
 }
 
 function hasRef(port: MessagePort): boolean {
