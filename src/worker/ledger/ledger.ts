@@ -386,8 +386,8 @@ export class Ledger {
 
   /**
    * `note` for a resource past its scope's stack budget: the same five slots, without asking for a stack there is no
-   * budget for. Called for an immediate past the budget, and by a probe's `collect` for what it kept aside or counted
-   * past the budget and is still open at the check (timers, listeners), with the phase the scope was in then.
+   * budget for. Called by a probe's `collect` for what it kept aside or counted past the budget and is still open at
+   * the check (timers and immediates, see Aside; listeners), with the phase the scope was in then.
    */
   noteOverBudget<R extends object>(resource: R, probe: Probe<R>, scope: Scope, phase: ScopePhase = scope.phase): void {
     try {

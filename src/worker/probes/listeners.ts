@@ -227,7 +227,9 @@ export const listenersProbe: Probe<Listener> = {
         left--
         const fn = functionOf(listener)
         // an emitter's `once` shows as Node's wrapper; an event target's does not: the sample's addition says
-        const once = fn !== listener || (!isEventEmitter(event.target) && event.samples.some((s) => s.once && isSampleOf(s, fn)))
+        const once =
+          fn !== listener ||
+          (!isEventEmitter(event.target) && fn !== undefined && event.samples.some((s) => s.once && isSampleOf(s, fn.name, fn.length)))
         ledger.noteOverBudget({ target: event.target, type: event.type, listener, event, once, stack: undefined }, listenersProbe, scope)
       }
     }
@@ -307,14 +309,12 @@ function isLikeASample(event: EventAdditions, fn: Function | undefined): boolean
   const samples = event.samples
   const name = fn.name
   const length = fn.length
-  for (let i = 0; i < samples.length; i++) {
-    if (samples[i]!.length === length && samples[i]!.name === name) return true
-  }
+  for (let i = 0; i < samples.length; i++) if (isSampleOf(samples[i]!, name, length)) return true
   return false
 }
 
-function isSampleOf(sample: Sample, fn: Function | undefined): boolean {
-  return fn !== undefined && sample.length === fn.length && sample.name === fn.name
+function isSampleOf(sample: Sample, name: string, length: number): boolean {
+  return sample.length === length && sample.name === name
 }
 
 /** The events with counted additions, by scope: collected (and dropped) at the scope's check. */
@@ -325,7 +325,7 @@ const countedIn = new WeakMap<Scope, EventAdditions[]>()
  * scope's to leave (see collect).
  */
 function startCounting(event: EventAdditions, listener: unknown, scope: Scope): void {
-  const before = attachedListeners(event.target, event.type)
+  const before = [...attachedListeners(event.target, event.type)]
   const at = before.lastIndexOf(listener)
   if (at >= 0) before.splice(at, 1)
   event.before = before
@@ -334,13 +334,18 @@ function startCounting(event: EventAdditions, listener: unknown, scope: Scope): 
   pending.push(event)
 }
 
-/** The listeners attached to one event, in order (for an emitter, as `rawListeners` gives them: `once` wrappers). */
-function attachedListeners(target: Listener['target'], type: string | symbol): unknown[] {
+/**
+ * The listeners attached to one event, in order (for an emitter, as `rawListeners` gives them: `once` wrappers); not
+ * to be changed. Read from the emitter's own table when it has Node's (`_events`), without a copy: `rawListeners`
+ * copies the array, and a test that adds a thousand listeners before removing them has each of them looked for at
+ * every prune.
+ */
+function attachedListeners(target: Listener['target'], type: string | symbol): readonly unknown[] {
   if (isEventEmitter(target)) {
     const events = (target as unknown as { _events?: Record<string | symbol, unknown> })._events
     if (events && typeof events === 'object') {
       const attached = events[type]
-      return attached === undefined ? [] : Array.isArray(attached) ? attached.slice() : [attached]
+      return attached === undefined ? [] : Array.isArray(attached) ? attached : [attached]
     }
     return target.rawListeners(type)
   }
@@ -695,20 +700,8 @@ function isEventEmitter(target: Listener['target']): target is EventEmitter {
   return typeof (target as Partial<EventEmitter>).rawListeners === 'function'
 }
 
-/**
- * Read from the emitter's own table when it has Node's (`_events`): `rawListeners` copies the array, and a test that
- * adds a thousand listeners before removing them has each of them looked for at every prune.
- */
 function isAttached({ target, type, listener }: Pick<Listener, 'target' | 'type' | 'listener'>): boolean {
-  if (isEventEmitter(target)) {
-    const events = (target as unknown as { _events?: Record<string | symbol, unknown> })._events
-    if (events && typeof events === 'object') {
-      const attached = events[type]
-      return attached === listener || (Array.isArray(attached) && attached.includes(listener))
-    }
-    return target.rawListeners(type).includes(listener as Function)
-  }
-  return getEventListeners(target, type as string).includes(listener as EventListener)
+  return attachedListeners(target, type).includes(listener)
 }
 
 function countListeners(target: Listener['target'], type: string | symbol): number {
