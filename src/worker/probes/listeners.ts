@@ -104,9 +104,10 @@ export const listenersProbe: Probe<Listener> = {
       // created in this very scope: its listeners go away with it
       if (origin === current) return
       // never constructed as an emitter (express mixes EventEmitter into its app function): first use is creation,
-      // except for `process`, which is older than everything
+      // except for `process`, which is older than everything. A signal without a scope in a test is the signal of a
+      // controller the test made (see stampAbortSignals): the test's, with nothing to keep.
       if (origin === undefined && target !== process) {
-        ledger.bornIn.setAside(target, current)
+        if (current.kind !== 'test' || !isAbortSignal(target)) ledger.bornIn.setAside(target, current)
         return
       }
       const fn = typeof listener === 'function' ? ((listener as { listener?: Function }).listener ?? listener) : undefined
@@ -364,13 +365,15 @@ type Patch = <T extends object>(owner: T, name: keyof T & string, replacement: (
 /**
  * A signal belongs to the scope its controller was created in. Node makes a controller's signal lazily, at the first
  * read of `.signal`, so a controller made at module scope whose signal is first read in a test has a long-lived
- * signal all the same: a controller made outside a test is stamped when constructed (the global `AbortController`
- * becomes a subclass of itself that only notes the construction), and its signal takes the controller's stamp when
- * first handed out. One made in a test (fetch makes one per request) is not stamped, nor is its signal: a signal
- * without a stamp takes the scope of its first listener's (see noteListener), which is the test's.
+ * signal all the same: the global `AbortController` becomes a subclass of itself that only keeps, in a private field
+ * of its own, the scope each controller was made in, and a signal handed out in another scope than its controller's
+ * (or by a controller made outside any test) takes the controller's scope. The signal of a controller made in the
+ * running test (fetch makes one per request, a test one per operation) is handed out as it is: a signal without a
+ * scope is the running test's (see noteListener), and nothing is kept for it.
  */
 function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
   const undo: Array<() => void> = []
+  let bornOf = (_controller: object): Scope | undefined => undefined
   const Original = globalThis.AbortController
   const slot = Object.getOwnPropertyDescriptor(globalThis, 'AbortController')
   // a vm pool's context may hold it read-only: there the signal takes the scope of its first read, as before
@@ -384,17 +387,15 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
     // controller (fetch makes one per request)
     const Stamped = {
       AbortController: class extends Original {
-        constructor() {
-          super()
-          try {
-            const scope = ledger.current
-            if (scope.kind !== 'test') ledger.bornIn.setAside(this, scope)
-          } catch (error) {
-            ledger.onInternalError(error)
-          }
+        readonly #born: Scope | undefined = scopeNow(ledger)
+
+        static bornOf(controller: object): Scope | undefined {
+          return #born in controller ? (controller as Stamped).#born : undefined
         }
       },
     }.AbortController
+    type Stamped = InstanceType<typeof Stamped>
+    bornOf = Stamped.bornOf
     Object.defineProperty(Stamped, PATCHED, { value: Original })
     // a data property, whatever the slot was: a jsdom or happy-dom test file's globals are accessors (undone below)
     Object.defineProperty(globalThis, 'AbortController', {
@@ -413,8 +414,10 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
   if (prototype && signalGetter) {
     const signal = function signal(this: AbortController) {
       const value = signalGetter.call(this) as AbortSignal
-      const born = ledger.bornIn.get(this)
-      if (born !== undefined && !ledger.bornIn.has(value)) ledger.bornIn.setAside(value, born)
+      const born = bornOf(this)
+      if (born !== undefined && (born.kind !== 'test' || born !== ledger.current) && !ledger.bornIn.has(value)) {
+        ledger.bornIn.setAside(value, born)
+      }
       return value
     }
     Object.defineProperty(prototype, 'signal', { get: signal, configurable: true, enumerable: true })
@@ -435,6 +438,22 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
   }
   return () => {
     for (const fn of undo.reverse()) fn()
+  }
+}
+
+const abortSignalPrototype = typeof AbortSignal === 'function' ? AbortSignal.prototype : undefined
+
+function isAbortSignal(target: object): boolean {
+  return abortSignalPrototype !== undefined && Object.getPrototypeOf(target) === abortSignalPrototype
+}
+
+/** The running scope, for a constructor of the program's: an internal error is reported, never thrown into it. */
+function scopeNow(ledger: Ledger): Scope | undefined {
+  try {
+    return ledger.current
+  } catch (error) {
+    ledger.onInternalError(error)
+    return undefined
   }
 }
 
