@@ -31,6 +31,8 @@ export interface Scope {
    * module) hold what outlives the test. Read only for a leak nothing else explains (see stacks/library-calls.ts).
    */
   code?: () => unknown
+  /** A test's own AbortSignal (Vitest's `context.signal`), made before the test began: what listens to it is the test's. */
+  signal?: object
 }
 
 export type ScopePhase = 'collect' | 'beforeAll' | 'tests' | 'afterAll' | 'test'
@@ -158,6 +160,7 @@ class ScopeState implements Scope {
   noted: unknown[] = []
   notedPruneAt = PRUNE_START * NOTE
   code: (() => unknown) | undefined
+  signal: object | undefined
   #name: string | (() => string)
 
   constructor(

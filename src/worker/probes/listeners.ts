@@ -101,8 +101,8 @@ export const listenersProbe: Probe<Listener> = {
     const noteListener = (target: object, type: string | symbol, listener: unknown, skip: Function, once: boolean) => {
       const current = ledger.current
       const origin = ledger.bornIn.get(target)
-      // created in this very scope: its listeners go away with it
-      if (origin === current) return
+      // created in this very scope (or for it: a test's own signal): its listeners go away with it
+      if (origin === current || target === current.signal) return
       // never constructed as an emitter (express mixes EventEmitter into its app function): first use is creation,
       // except for `process`, which is older than everything. A signal without a scope in a test is the signal of a
       // controller the test made (see stampAbortSignals): the test's, with nothing to keep.

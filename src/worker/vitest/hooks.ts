@@ -161,7 +161,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
     const scope = createScope('test', () => testName(task), parent, 'test')
     scope.code = () => getFn(task as never)
     // made for this test before it started: listeners on it (Vitest's own, for the abort) go away with it
-    if (signal) ledger.bornIn.setAside(signal, scope)
+    scope.signal = signal
     // a concurrent test owns only what its own async context creates (see Ledger.runIn)
     if (!task.concurrent) ledger.current = scope
     return scope
