@@ -82,8 +82,9 @@ export const portsProbe: Probe<MessagePort> = {
 }
 
 function messagePortPrototype(): { ref: Function } | undefined {
-  // Node's global, which is node:worker_threads' class (the worker's own global, in a vm pool too): requiring that
-  // module would load it into every test file's process (~1 ms), where Vitest's forks pool does not
+  // Node's global, which is node:worker_threads' class (the worker's own global, in a vm pool too). Reading it loads
+  // Node's internal module of ports (~1.2 ms per test file in the forks pool, which does not load it otherwise), a
+  // little less than requiring node:worker_threads: the wrap must be on before the test makes its first port
   const Port = (mainRealm() as { MessagePort?: { prototype: unknown } }).MessagePort
   return Port?.prototype as { ref: Function } | undefined
 }
