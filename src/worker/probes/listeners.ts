@@ -107,7 +107,7 @@ export const listenersProbe: Probe<Listener> = {
       // except for `process`, which is older than everything. A signal without a scope in a test is the signal of a
       // controller the test made (see stampAbortSignals): the test's, with nothing to keep.
       if (origin === undefined && target !== process) {
-        if (current.kind !== 'test' || !isAbortSignal(target)) ledger.bornIn.setAside(target, current)
+        if (current.kind !== 'test' || !controllersFollowed || !isAbortSignal(target)) ledger.bornIn.setAside(target, current)
         return
       }
       const fn = typeof listener === 'function' ? ((listener as { listener?: Function }).listener ?? listener) : undefined
@@ -396,6 +396,10 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
     }.AbortController
     type Stamped = InstanceType<typeof Stamped>
     bornOf = Stamped.bornOf
+    controllersFollowed = true
+    undo.push(() => {
+      controllersFollowed = false
+    })
     Object.defineProperty(Stamped, PATCHED, { value: Original })
     // a data property, whatever the slot was: a jsdom or happy-dom test file's globals are accessors (undone below)
     Object.defineProperty(globalThis, 'AbortController', {
@@ -440,6 +444,13 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
     for (const fn of undo.reverse()) fn()
   }
 }
+
+/**
+ * Whether every controller made from now on keeps its scope (the global `AbortController` is the subclass): only
+ * then is a signal without a scope known to be one of a controller the running test made. Where the global cannot be
+ * replaced (a vm pool's context), such a signal takes the scope of its first listener, as any other target.
+ */
+let controllersFollowed = false
 
 const abortSignalPrototype = typeof AbortSignal === 'function' ? AbortSignal.prototype : undefined
 
