@@ -369,7 +369,9 @@ type Patch = <T extends object>(owner: T, name: keyof T & string, replacement: (
  * of its own, the scope each controller was made in, and a signal handed out in another scope than its controller's
  * (or by a controller made outside any test) takes the controller's scope. The signal of a controller made in the
  * running test (fetch makes one per request, a test one per operation) is handed out as it is: a signal without a
- * scope is the running test's (see noteListener), and nothing is kept for it.
+ * scope is the running test's (see noteListener), and nothing is kept for it. So is one that `AbortSignal.timeout`,
+ * `any` or `abort` makes in the running test (`fetch(url, { signal: AbortSignal.timeout(5000) })`); made elsewhere,
+ * it keeps its scope.
  */
 function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
   const undo: Array<() => void> = []
@@ -435,7 +437,9 @@ function stampAbortSignals(ledger: Ledger, patch: Patch): () => void {
       (original) =>
         function make(this: unknown, ...args: unknown[]) {
           const value = Reflect.apply(original, this, args) as object
-          ledger.bornIn.setAside(value, ledger.current)
+          const scope = scopeNow(ledger)
+          // one made in the running test is the test's, with nothing kept, like a signal of its controllers
+          if (scope !== undefined && (scope.kind !== 'test' || !controllersFollowed)) ledger.bornIn.setAside(value, scope)
           return value
         },
     )
