@@ -373,6 +373,25 @@ async function main() {
   console.log(`\nWall time of \`vitest run\`${usesJest() ? ' / `jest`' : ''} (median; whole process: start, config, workers, tests)\n`)
   console.log(table(header, wallRows))
 
+  // CPU time moves less than wall time when another tenant loads the machine: each workload's too, with the median of
+  // each round's own ratio beside the ratio of the medians
+  const cpuRows = Object.entries(perWorkload)
+    .filter(([, r]) => !Number.isNaN(r.cpuMedian[base]))
+    .map(([name, r]) => [
+      name,
+      ...names.map((n) => ms(r.cpuMedian[n])),
+      ...others.map((n) => `${ratio(r.cpuRatio[n])} (paired ${ratio(r.cpuPairedRatio[n])})`),
+    ])
+  if (cpuRows.length > 0) {
+    cpuRows.push([
+      'whole suite',
+      ...names.map((n) => ms(suite.cpuMedian[n])),
+      ...others.map((n) => `${ratio(suite.cpuRatio[n])} (paired ${ratio(suite.cpuPairedRatio[n])})`),
+    ])
+    console.log(`\nCPU time of \`vitest run\` (median; user + system of the run and its workers)\n`)
+    console.log(table(header, cpuRows))
+  }
+
   const fileRows = Object.entries(perWorkload)
     .filter(([name, r]) => r.fileMedian[base][name] !== undefined)
     .map(([name, r]) => [name, ...names.map((n) => ms(r.fileMedian[n][name])), ...others.map((n) => ratio(r.fileRatio[n]?.[name]))])
