@@ -35,7 +35,7 @@ describe('through real Vitest', () => {
     ).toEqual([join(FIXTURES, 'retained', 'retained.test.ts')])
     expect(withoutSockets.unhandled, withoutSockets.output).toEqual([])
     expect(checkMarkers(withoutSockets.modules[0]!), withoutSockets.output).toEqual([])
-    expect(withoutSockets.output).toContain('5 leaks failed 5 tests: 5 retained sockets')
+    expect(withoutSockets.output).toContain('7 leaks failed 6 tests, 1 suite: 7 retained sockets')
   })
 })
 

@@ -80,6 +80,11 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
    * handlers held (a test that checks with a FinalizationRegistry that they are collected fails).
    */
   readonly #resource: WeakRef<R>
+  /**
+   * The resource of a probe that makes its own (Probe.describes): nothing of the program holds it, so the record
+   * does, until it is forgotten. Held weakly only, it would be collected before its check, and its leak taken for closed.
+   */
+  #held: R | undefined
 
   constructor(
     resource: R,
@@ -92,10 +97,16 @@ class TrackedRecord<R extends object> implements LeakRecord<R> {
   ) {
     this.#stack = stack
     this.#resource = new WeakRef(resource)
+    if (probe.describes) this.#held = resource
   }
 
   get resource(): R {
-    return this.#resource.deref() as R
+    return this.#held ?? (this.#resource.deref() as R)
+  }
+
+  /** Forgotten by the ledger: from now on, what it describes is held weakly like any other resource. */
+  letGo(): void {
+    this.#held = undefined
   }
 
   #replaced: { sites: CallSites | undefined } | undefined
@@ -475,11 +486,13 @@ export class Ledger {
   forget(record: LeakRecord): void {
     record.owner.records.delete(record)
     this.pooled.delete(record)
+    ;(record as TrackedRecord<object>).letGo()
   }
 
   /** Gives a record to another scope, as what it was made for there (see stacks/library-calls.ts). */
   reown(record: LeakRecord, owner: Scope, phase: ScopePhase): void {
-    this.forget(record)
+    record.owner.records.delete(record)
+    this.pooled.delete(record)
     record.owner = owner
     record.phase = phase
     owner.records.add(record)
@@ -615,6 +628,12 @@ export interface Probe<R extends object = any> {
    * setTimeout itself costs; a record and a set entry are another ~0.3 µs.)
    */
   fresh?: boolean
+  /**
+   * Its resources are objects the probe makes to describe what it found (a listener's entry, a descriptor or a
+   * handle found by looking, a closed socket's watch): nothing of the program holds them, so each record holds its
+   * own until the ledger forgets it. Each holds what it describes weakly, or only while that is open.
+   */
+  describes?: boolean
   /**
    * Whether a resource still open at a check is not the test's, judged from its creation stack (read only then, for
    * the few still open). Default: created by Vitest's own code (its task-update timer, its RPC timeouts).

@@ -71,6 +71,8 @@ let workerExited = false
  */
 export const descriptorsProbe: Probe<Descriptor> = {
   kind: 'descriptors',
+  // what a look found, described by the probe
+  describes: true,
 
   install(ledger: Ledger) {
     if (process.platform !== 'linux' || !isMainThread()) return () => {}

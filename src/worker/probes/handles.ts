@@ -79,6 +79,8 @@ function foundByLooking(): void {}
  */
 export const handlesProbe: Probe<UnknownResource> = {
   kind: 'handles',
+  // what a look found, described by the probe
+  describes: true,
 
   install(ledger: Ledger) {
     if (typeof process.getActiveResourcesInfo !== 'function') return () => {}

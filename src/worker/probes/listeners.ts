@@ -67,6 +67,8 @@ const PATCHED = Symbol.for('vitest-leaks.listeners.original')
  */
 export const listenersProbe: Probe<Listener> = {
   kind: 'listeners',
+  // each entry is the probe's own (the emitter holds the listener, not the entry)
+  describes: true,
   // enough to reach the test's line through a library's call (the cause of a leftover, see causeOf)
   stackFrames: 16,
   fresh: true,

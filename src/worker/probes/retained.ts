@@ -65,6 +65,8 @@ let collectionScheduled = false
  */
 export const retainedProbe: Probe<RetainedSocketCheck> = {
   kind: 'retained',
+  // the check is the probe's own: the record holds it (it holds the socket weakly)
+  describes: true,
   // no stack in the record: it would hold the very socket (see sitesOf); onClient captures its own
   stackFrames: 0,
 
@@ -106,6 +108,9 @@ export const retainedProbe: Probe<RetainedSocketCheck> = {
       // still open: the sockets probe's to judge; one that is ending may yet close, and then be retained
       return { status: isEnding(socket) ? 'pending' : 'excused' }
     }
+    // the end of the test file: what its modules hold goes with them (the file's own Set of accepted connections
+    // does not pile up past it)
+    if (ctx.scope.kind === 'file') return { status: 'closed' }
     if (check.stage === 'watching') {
       check.stage = 'closing'
       check.label = labelOf(socket) ?? check.label
