@@ -631,7 +631,8 @@ export interface Probe<R extends object = any> {
   /**
    * Its resources are objects the probe makes to describe what it found (a listener's entry, a descriptor or a
    * handle found by looking, a closed socket's watch): nothing of the program holds them, so each record holds its
-   * own until the ledger forgets it. Each holds what it describes weakly, or only while that is open.
+   * own until the ledger forgets it, which it does at the first check that finds it closed. What it refers to of
+   * the program's (a listener entry's emitter) is kept no longer than that; a socket's watch refers to it weakly.
    */
   describes?: boolean
   /**
