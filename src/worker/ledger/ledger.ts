@@ -484,15 +484,13 @@ export class Ledger {
   }
 
   forget(record: LeakRecord): void {
-    record.owner.records.delete(record)
-    this.pooled.delete(record)
+    this.#unfile(record)
     ;(record as TrackedRecord<object>).letGo()
   }
 
   /** Gives a record to another scope, as what it was made for there (see stacks/library-calls.ts). */
   reown(record: LeakRecord, owner: Scope, phase: ScopePhase): void {
-    record.owner.records.delete(record)
-    this.pooled.delete(record)
+    this.#unfile(record)
     record.owner = owner
     record.phase = phase
     owner.records.add(record)
@@ -501,6 +499,12 @@ export class Ledger {
   pool(record: LeakRecord): void {
     record.owner.records.delete(record)
     this.pooled.add(record)
+  }
+
+  /** Takes a record out of its scope's records and the pool, wherever it is. */
+  #unfile(record: LeakRecord): void {
+    record.owner.records.delete(record)
+    this.pooled.delete(record)
   }
 }
 
