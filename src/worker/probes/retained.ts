@@ -103,14 +103,14 @@ export const retainedProbe: Probe<RetainedSocketCheck> = {
     const socket = check.ref.deref()
     if (!socket) return { status: 'closed' }
     if (!ctx) return { status: 'open' }
+    // the end of the test file: what its modules hold goes with them (the file's own Set of accepted connections
+    // does not pile up past it); one still ending is not waited for either
+    if (ctx.scope.kind === 'file') return { status: 'closed' }
     if (!socket.destroyed) {
       check.label = labelOf(socket) ?? check.label
       // still open: the sockets probe's to judge; one that is ending may yet close, and then be retained
       return { status: isEnding(socket) ? 'pending' : 'excused' }
     }
-    // the end of the test file: what its modules hold goes with them (the file's own Set of accepted connections
-    // does not pile up past it)
-    if (ctx.scope.kind === 'file') return { status: 'closed' }
     if (check.stage === 'watching') {
       check.stage = 'closing'
       check.label = labelOf(socket) ?? check.label
