@@ -32,6 +32,10 @@ export class Aside<R extends object> {
       this.#last = list
     }
     const kept = list.resources
+    // most are closed before the next one is made (a request's timer, a one-off immediate): dropped from the end
+    // now, they are not kept alive until the next prune, through young-generation collections that copy them and
+    // what their callbacks hold, and into the old generation
+    while (kept.length > 0 && this.isClosed(kept[kept.length - 1]!)) kept.length--
     kept.push(resource)
     if (kept.length >= list.pruneAt) {
       let at = 0
