@@ -32,11 +32,17 @@ export class Aside<R extends object> {
       this.#last = list
     }
     const kept = list.resources
-    // most are closed before the next one is made (a request's timer, a one-off immediate): dropped from the end
+    // most are closed before the next one is made (a request's timer, a one-off immediate): let go of from the end
     // now, they are not kept alive until the next prune, through young-generation collections that copy them and
-    // what their callbacks hold, and into the old generation
-    while (kept.length > 0 && this.isClosed(kept[kept.length - 1]!)) kept.length--
-    kept.push(resource)
+    // what their callbacks hold, and into the old generation. The new one takes the first free slot: shortening the
+    // array would have V8 shrink its store, and grow it again at the push (a new store per timer)
+    let end = kept.length
+    while (end > 0 && this.isClosed(kept[end - 1]!)) end--
+    if (end === kept.length) kept.push(resource)
+    else {
+      kept[end] = resource
+      if (end + 1 < kept.length) kept.length = end + 1
+    }
     if (kept.length >= list.pruneAt) {
       let at = 0
       for (let i = 0; i < kept.length; i++) if (!this.isClosed(kept[i]!)) kept[at++] = kept[i]!
