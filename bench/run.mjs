@@ -2,7 +2,7 @@
 // median wall time of each and their ratio. Plain Node, no dependencies. `npm run bench` builds the plugin first.
 //
 //   BENCH_ROUNDS           measured rounds of the whole suite (default 15; one extra warm-up round is discarded)
-//   BENCH_WORKLOAD_ROUNDS  measured rounds of each workload file on its own (default 3; 0 skips them)
+//   BENCH_WORKLOAD_ROUNDS  measured rounds of each workload file on its own (default 7; 0 skips them)
 //   BENCH_ONLY             comma-separated workload names to run on their own (default: all)
 //   BENCH_NODES            Node majors to run the whole suite on besides this one, from .versions/ (default: 22,24;
 //                          `npm run bench` installs them; none: only this Node)
@@ -109,7 +109,8 @@ const LEAKY_VARIANTS = [
   { name: 'plain', config: 'bench/vitest.plain.config.mjs' },
   { name: 'leaks-warn', config: 'bench/vitest.leaks.config.mjs', env: { BENCH_LEAKS_OPTIONS: '{"mode":"warn"}' } },
 ]
-const WORKLOAD_ROUNDS = intFromEnv('BENCH_WORKLOAD_ROUNDS', 3)
+// a median of three moved one file's ratio by up to 0.07 between two runs of one build on a shared machine
+const WORKLOAD_ROUNDS = intFromEnv('BENCH_WORKLOAD_ROUNDS', 7)
 const ONLY = (process.env.BENCH_ONLY ?? '')
   .split(',')
   .map((s) => s.trim())
