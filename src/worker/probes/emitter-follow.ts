@@ -4,9 +4,10 @@ import { follow, followers, replaceMethod, type Followers } from './follow.js'
 
 /**
  * An EventEmitter is being constructed (Node's own included: every socket, request and stream). `skip` is the
- * patched `EventEmitter.init` itself, for a stack that starts at the constructor's caller.
+ * patched `EventEmitter.init` itself, for a stack that starts at the constructor's caller; `prototype` is the
+ * emitter's, already its class's (read once for every listener: several tell classes apart by it).
  */
-export type EmitterListener = (emitter: object, skip: Function) => void
+export type EmitterListener = (emitter: object, skip: Function, prototype: object | null) => void
 
 // On `process`, like the runtime: one patch per worker, however often the module is evaluated and whichever probes
 // follow emitters (`listeners` stamps when each was made; `sockets` notices connection pools among them).
@@ -32,13 +33,14 @@ export function followNewEmitters(listener: EmitterListener): () => void {
 function patchInit(s: Followers<EmitterListener>): () => boolean {
   const owner = EventEmitter as unknown as { init: Function }
   const original = owner.init
-  const init = function init(this: object) {
-    // eslint-disable-next-line prefer-rest-params -- `arguments` passes through without an array per emitter
-    const result = original.apply(this, arguments)
+  // Node's `init(opts)` reads its one argument: passed on as it is, without `arguments`
+  const init = function init(this: object, opts?: unknown) {
+    const result = original.call(this, opts)
     const listeners = s.listeners
+    const prototype = Object.getPrototypeOf(this) as object | null
     for (let i = 0; i < listeners.length; i++) {
       try {
-        listeners[i]!(this, init)
+        listeners[i]!(this, init, prototype)
       } catch (error) {
         // never into the user's constructor
         showInternalError(error)

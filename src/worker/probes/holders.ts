@@ -65,8 +65,8 @@ export function installHolders(current: () => Scope): () => void {
   const s = state()
   if (s.installed) return () => {}
   s.installed = true
-  const unfollow = followNewEmitters((emitter, skip) => {
-    const kind = kindOf(emitter)
+  const unfollow = followNewEmitters((emitter, skip, prototype) => {
+    const kind = kindOf(emitter, prototype)
     if (!kind) return
     const scope = current()
     // outside a test, whether the user's code or a library's own made it decides whose it is (rare: one stack each)
@@ -103,8 +103,7 @@ function creationStack(object: object): LazyCallSites | undefined {
  */
 const kindsByPrototype = new WeakMap<object, HolderKind | null>()
 
-function kindOf(object: object): HolderKind | undefined {
-  const prototype = Object.getPrototypeOf(object) as object | null
+function kindOf(object: object, prototype: object | null): HolderKind | undefined {
   if (prototype === null) return shapeKind(object)
   let kind = kindsByPrototype.get(prototype)
   if (kind === undefined) kindsByPrototype.set(prototype, (kind = shapeKind(object) ?? null))

@@ -14,9 +14,9 @@ export function followAgentPrototype(patch: (prototype: AgentPrototype) => () =>
   const http = loadedHttp()
   if (http) return patch(http.Agent.prototype as unknown as AgentPrototype)
   let undo: (() => void) | undefined
-  const unfollow = followNewEmitters((emitter) => {
+  const unfollow = followNewEmitters((_emitter, _skip, emitterPrototype) => {
     if (undo) return
-    const prototype = Object.getPrototypeOf(emitter) as (Partial<AgentPrototype> & { createConnection?: unknown }) | null
+    const prototype = emitterPrototype as (Partial<AgentPrototype> & { createConnection?: unknown }) | null
     if (typeof prototype?.addRequest !== 'function' || typeof prototype.createConnection !== 'function') return
     undo = patch(prototype as AgentPrototype)
     unfollow()

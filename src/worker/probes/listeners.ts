@@ -174,7 +174,7 @@ export const listenersProbe: Probe<Listener> = {
       })
     }
 
-    undo.push(followNewEmitters((emitter) => ledger.bornIn.set(emitter, ledger.current)))
+    undo.push(followNewEmitters((emitter) => ledger.bornIn.setOnNew(emitter, ledger.current)))
     // on and addListener are the same function in Node; once/prependOnceListener go through on/prependListener
     for (const name of ['on', 'addListener', 'prependListener'] as const) {
       patch(EventEmitter.prototype, name, (original) => {

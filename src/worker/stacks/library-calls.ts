@@ -39,8 +39,7 @@ const callsOf = new WeakMap<Scope, LibraryCall[]>()
 
 /** Starts remembering library objects as they are constructed, owned by the running scope. Returns the undo. */
 export function followLibraryCalls(ledger: Ledger): () => void {
-  return followNewEmitters((emitter, skip) => {
-    const prototype = Object.getPrototypeOf(emitter) as object | null
+  return followNewEmitters((_emitter, skip, prototype) => {
     if (prototype === null) return
     let known = libraryClasses.get(prototype)
     if (known === undefined) libraryClasses.set(prototype, (known = classLibrary(prototype, skip) ?? null))

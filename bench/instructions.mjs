@@ -1,0 +1,197 @@
+// What the plugin costs each workload in instructions: every workload file of bench/suite is run by Vitest under
+// Valgrind's cachegrind (`--cache-sim=no`: it only counts the instructions each process executes), without the plugin
+// and with it, and the instructions of the test file's process (Vitest's worker) are compared. Wall time on a shared
+// 2-CPU machine moves one file's ratio by up to 0.1 between runs of one build; an instruction count moves by well
+// under 1% on most files, so a change of a few percent in what the plugin does shows up in one run. It is a proxy: it
+// counts neither cache misses (a cold cache between HTTP round trips makes them cost more than their instructions)
+// nor the kernel's work, so it complements `npm run bench`, it does not replace it. Plain Node, no dependencies;
+// needs `valgrind` (Debian: `apt-get install valgrind`) and a build (`npx tsup`). Each run takes 30 to 90 s.
+//
+//   INSTR_ROUNDS   runs of each file per variant (default 1: the count hardly moves; the median when more)
+//   INSTR_JOBS     runs at a time (default: the number of CPUs, at most 4; the count does not depend on it)
+//   BENCH_ONLY     comma-separated workload names (default: all)
+//   BENCH_CUSTOM_OPTIONS  the plugin's options as JSON: adds a column `custom` with them (what one setting costs)
+//
+// Results go to stdout and to .tmp/bench-instructions.json. Exit code 1 if a run fails or Valgrind is missing.
+
+import { spawn, spawnSync } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const SUITE_DIR = join(ROOT, 'bench', 'suite')
+const TMP = join(ROOT, '.tmp', 'bench-instructions')
+// the build every run uses, copied at the start as bench/run.mjs does (see vitest.leaks.config.mjs)
+const DIST_COPY = join(TMP, 'node_modules', 'vitest-leaks', 'dist')
+const RESULTS_FILE = join(ROOT, '.tmp', 'bench-instructions.json')
+const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs')
+
+const VARIANTS = [
+  { name: 'plain', config: 'bench/vitest.plain.config.mjs', env: {} },
+  { name: 'leaks', config: 'bench/vitest.leaks.config.mjs', env: {} },
+]
+if (process.env.BENCH_CUSTOM_OPTIONS) {
+  JSON.parse(process.env.BENCH_CUSTOM_OPTIONS)
+  VARIANTS.push({ name: 'custom', config: 'bench/vitest.leaks.config.mjs', env: { BENCH_LEAKS_OPTIONS: process.env.BENCH_CUSTOM_OPTIONS } })
+}
+
+function intFromEnv(name, fallback, min) {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number.parseInt(raw, 10)
+  if (!Number.isInteger(value) || value < min) {
+    console.error(`${name} must be a whole number >= ${min}; got ${JSON.stringify(raw)}`)
+    process.exit(2)
+  }
+  return value
+}
+
+const ROUNDS = intFromEnv('INSTR_ROUNDS', 1, 1)
+const JOBS = intFromEnv('INSTR_JOBS', Math.min(4, os.availableParallelism?.() ?? os.cpus().length), 1)
+const ONLY = (process.env.BENCH_ONLY ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean)
+
+/**
+ * Instructions per process of one Vitest run under cachegrind, from Valgrind's log: `==PID== Command: ...` names each
+ * traced process, `==PID== I   refs: N` counts it. The main process is the one that ran vitest.mjs; the test file's
+ * process is a Node process of Vitest's pool (its `workers/` entry); anything else Vitest started is `other`.
+ */
+function parseLog(log) {
+  const commands = new Map()
+  const counts = new Map()
+  for (const line of log.split('\n')) {
+    const command = /^==(\d+)== Command: (.*)$/.exec(line)
+    if (command) commands.set(command[1], command[2])
+    const refs = /^==(\d+)== I\s+refs:\s+([\d,]+)/.exec(line)
+    if (refs) counts.set(refs[1], Number(refs[2].replaceAll(',', '')))
+  }
+  const out = { main: 0, worker: 0, other: 0 }
+  for (const [pid, count] of counts) {
+    const command = commands.get(pid) ?? ''
+    if (command.includes('vitest.mjs')) out.main += count
+    else if (/[\\/]vitest[\\/]dist[\\/]workers[\\/]/.test(command)) out.worker += count
+    else out.other += count
+  }
+  return out
+}
+
+function runOnce(variant, file) {
+  const dir = mkdtempSync(join(TMP, 'run-'))
+  const argv = [
+    '--tool=cachegrind',
+    '--cache-sim=no',
+    '--trace-children=yes',
+    `--cachegrind-out-file=${join(dir, 'cg.%p')}`,
+    process.execPath,
+    VITEST,
+    'run',
+    '--config',
+    variant.config,
+    join('bench', 'suite', `${file}.test.ts`),
+  ]
+  return new Promise((resolve, reject) => {
+    const child = spawn('valgrind', argv, {
+      cwd: ROOT,
+      env: { ...process.env, ...variant.env, VITEST_LEAKS_BENCH_DIST: DIST_COPY, FORCE_COLOR: '0', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const output = []
+    child.stdout.on('data', (chunk) => output.push(chunk))
+    child.stderr.on('data', (chunk) => output.push(chunk))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      const log = Buffer.concat(output).toString('utf8')
+      rmSync(dir, { recursive: true, force: true })
+      const counts = parseLog(log)
+      if (code !== 0 || counts.worker === 0) {
+        reject(new Error(`${file}, ${variant.name}: the run under valgrind failed (exit code ${code})\n${log.slice(-4000)}`))
+        return
+      }
+      resolve(counts)
+    })
+  })
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+async function main() {
+  if (spawnSync('valgrind', ['--version']).status !== 0) {
+    console.error('bench/instructions.mjs needs valgrind (Debian: apt-get install valgrind)')
+    process.exit(1)
+  }
+  const files = readdirSync(SUITE_DIR)
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => f.replace(/\.test\.ts$/, ''))
+    .filter((name) => ONLY.length === 0 || ONLY.includes(name))
+    .sort()
+  rmSync(TMP, { recursive: true, force: true })
+  mkdirSync(DIST_COPY, { recursive: true })
+  cpSync(join(ROOT, 'dist'), DIST_COPY, { recursive: true })
+
+  // every run of every file and variant, JOBS at a time
+  const jobs = []
+  for (let round = 0; round < ROUNDS; round++) for (const file of files) for (const variant of VARIANTS) jobs.push({ file, variant })
+  const samples = {}
+  let next = 0
+  let failed = false
+  const worker = async () => {
+    while (next < jobs.length && !failed) {
+      const { file, variant } = jobs[next++]
+      try {
+        const counts = await runOnce(variant, file)
+        ;((samples[file] ??= {})[variant.name] ??= []).push(counts)
+        process.stderr.write(`  ${file}, ${variant.name}: ${(counts.worker / 1e6).toFixed(0)} M instructions in the test file's process\n`)
+      } catch (error) {
+        failed = true
+        console.error(error.message)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: JOBS }, worker))
+  if (failed) process.exit(1)
+
+  const M = (n) => (n / 1e6).toFixed(0)
+  const names = VARIANTS.map((v) => v.name)
+  const results = {}
+  console.log(`\nInstructions of the test file's process (millions; median of ${ROUNDS}), and the ratio to plain:\n`)
+  console.log(
+    `| workload | ${names.join(' | ')} | ${names
+      .slice(1)
+      .map((n) => `${n} ratio`)
+      .join(' | ')} | main process ratio |`,
+  )
+  console.log(
+    `|---|${names.map(() => '---|').join('')}${names
+      .slice(1)
+      .map(() => '---|')
+      .join('')}---|`,
+  )
+  const totals = Object.fromEntries(names.map((n) => [n, 0]))
+  for (const file of files) {
+    const worker = Object.fromEntries(names.map((n) => [n, median(samples[file][n].map((s) => s.worker))]))
+    const mainCount = Object.fromEntries(names.map((n) => [n, median(samples[file][n].map((s) => s.main))]))
+    for (const n of names) totals[n] += worker[n]
+    results[file] = { worker, main: mainCount, samples: samples[file] }
+    const ratios = names.slice(1).map((n) => (worker[n] / worker.plain).toFixed(3))
+    console.log(
+      `| ${file} | ${names.map((n) => M(worker[n])).join(' | ')} | ${ratios.join(' | ')} | ${(mainCount[names[1]] / mainCount.plain).toFixed(3)} |`,
+    )
+  }
+  const totalRatios = names.slice(1).map((n) => (totals[n] / totals.plain).toFixed(3))
+  console.log(`| **all files** | ${names.map((n) => M(totals[n])).join(' | ')} | ${totalRatios.join(' | ')} | |`)
+  writeFileSync(
+    RESULTS_FILE,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, variants: VARIANTS, results, totals }, null, 2)}\n`,
+  )
+  console.log(`\nEvery count, with the main process's and the raw samples: ${RESULTS_FILE}`)
+}
+
+await main()
