@@ -1,11 +1,12 @@
 // What the plugin costs each workload in instructions: every workload file of bench/suite is run by Vitest under
 // Valgrind's cachegrind (`--cache-sim=no`: it only counts the instructions each process executes), without the plugin
-// and with it, and the instructions of the test file's process (Vitest's worker) are compared. Wall time on a shared
-// 2-CPU machine moves one file's ratio by up to 0.1 between runs of one build; an instruction count moves by well
-// under 1% on most files, so a change of a few percent in what the plugin does shows up in one run. It is a proxy: it
-// counts neither cache misses (a cold cache between HTTP round trips makes them cost more than their instructions)
-// nor the kernel's work, so it complements `npm run bench`, it does not replace it. Plain Node, no dependencies;
-// needs `valgrind` (Debian: `apt-get install valgrind`) and a build (`npx tsup`). Each run takes 30 to 90 s.
+// and with it, and the instructions of the test file's process (Vitest's worker) are compared. The worker runs with
+// V8's `--predictable` (no background compiler or collector threads, nothing scheduled by the clock), so the count of
+// one file moves by under 0.1% between runs, where wall time on a shared 2-CPU machine moves one file's ratio by up
+// to 0.1. It is a proxy: it counts neither cache misses (a cold cache between HTTP round trips makes them cost more
+// than their instructions) nor the kernel's work, and V8 works on one thread there, so it complements
+// `npm run bench`, it does not replace it. Plain Node, no dependencies; needs `valgrind` (Debian:
+// `apt-get install valgrind`) and a build (`npx tsup`). Each run takes 30 to 90 s.
 //
 //   INSTR_ROUNDS   runs of each file per variant (default 1: the count hardly moves; the median when more)
 //   INSTR_JOBS     runs at a time (default: the number of CPUs, at most 4; the count does not depend on it)
@@ -91,6 +92,10 @@ function runOnce(variant, file) {
     'run',
     '--config',
     variant.config,
+    // V8 compiles, marks and sweeps on the thread that runs the code, and schedules nothing by the clock: without
+    // it, when a background thread finishes optimizing a hot loop decides how long the loop runs unoptimized, and
+    // one file's count moved by up to 25% between runs; with it, by under 0.1%
+    '--execArgv=--predictable',
     join('bench', 'suite', `${file}.test.ts`),
   ]
   return new Promise((resolve, reject) => {
