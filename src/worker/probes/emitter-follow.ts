@@ -37,7 +37,14 @@ function patchInit(s: Followers<EmitterListener>): () => boolean {
   const init = function init(this: object, opts?: unknown) {
     const result = original.call(this, opts)
     const listeners = s.listeners
-    const prototype = Object.getPrototypeOf(this) as object | null
+    let prototype: object | null
+    try {
+      prototype = Object.getPrototypeOf(this) as object | null
+    } catch (error) {
+      // a Proxy's trap that throws: never into the user's constructor
+      showInternalError(error)
+      return result
+    }
     for (let i = 0; i < listeners.length; i++) {
       try {
         listeners[i]!(this, init, prototype)
