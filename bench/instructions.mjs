@@ -2,7 +2,7 @@
 // Valgrind's cachegrind (`--cache-sim=no`: it only counts the instructions each process executes), without the plugin
 // and with it, and the instructions of the test file's process (Vitest's worker) are compared. The worker runs with
 // V8's `--predictable` (no background compiler or collector threads, nothing scheduled by the clock), so the count of
-// one file moves by 1 to 2% between runs of this script (under 0.1% back to back), where wall time on a shared 2-CPU
+// one file moves by 1 to 2.5% between runs of this script (under 0.1% back to back), where wall time on a shared 2-CPU
 // machine moves one file's ratio by up to 0.1. It is a proxy: it counts neither cache misses (a cold cache between HTTP round trips makes them cost more
 // than their instructions) nor the kernel's work, and V8 works on one thread there, so it complements
 // `npm run bench`, it does not replace it. Plain Node, no dependencies; needs `valgrind` (Debian:
@@ -16,18 +16,15 @@
 // Results go to stdout and to .tmp/bench-instructions.json. Exit code 1 if a run fails or Valgrind is missing.
 
 import { spawn, spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { distCopyIn, intFromEnv, median, ROOT, snapshotDist, VITEST, workloads } from './common.mjs'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const SUITE_DIR = join(ROOT, 'bench', 'suite')
 const TMP = join(ROOT, '.tmp', 'bench-instructions')
-// the build every run uses, copied at the start as bench/run.mjs does (see vitest.leaks.config.mjs)
-const DIST_COPY = join(TMP, 'node_modules', 'vitest-leaks', 'dist')
+// the build every run uses (see snapshotDist in common.mjs), copied when main() starts
+const DIST_COPY = distCopyIn(TMP)
 const RESULTS_FILE = join(ROOT, '.tmp', 'bench-instructions.json')
-const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs')
 
 const VARIANTS = [
   { name: 'plain', config: 'bench/vitest.plain.config.mjs', env: {} },
@@ -38,23 +35,8 @@ if (process.env.BENCH_CUSTOM_OPTIONS) {
   VARIANTS.push({ name: 'custom', config: 'bench/vitest.leaks.config.mjs', env: { BENCH_LEAKS_OPTIONS: process.env.BENCH_CUSTOM_OPTIONS } })
 }
 
-function intFromEnv(name, fallback, min) {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number.parseInt(raw, 10)
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`${name} must be a whole number >= ${min}; got ${JSON.stringify(raw)}`)
-    process.exit(2)
-  }
-  return value
-}
-
 const ROUNDS = intFromEnv('INSTR_ROUNDS', 1, 1)
 const JOBS = intFromEnv('INSTR_JOBS', Math.min(4, os.availableParallelism?.() ?? os.cpus().length), 1)
-const ONLY = (process.env.BENCH_ONLY ?? '')
-  .split(',')
-  .map((s) => s.trim())
-  .filter(Boolean)
 
 /**
  * Instructions per process of one Vitest run under cachegrind, from Valgrind's log: `==PID== Command: ...` names each
@@ -80,7 +62,8 @@ function parseLog(log) {
   return out
 }
 
-function runOnce(variant, file) {
+/** One run of a workload (`{ name, file }`, see workloads() in common.mjs) under cachegrind: its counts. */
+function runOnce(variant, workload) {
   const dir = mkdtempSync(join(TMP, 'run-'))
   const argv = [
     '--tool=cachegrind',
@@ -94,9 +77,9 @@ function runOnce(variant, file) {
     variant.config,
     // V8 compiles, marks and sweeps on the thread that runs the code, and schedules nothing by the clock: without
     // it, when a background thread finishes optimizing a hot loop decides how long the loop runs unoptimized, and
-    // one file's count moved by up to 25% between runs; with it, by 1 to 2%
+    // one file's count moved by up to 25% between runs; with it, by 1 to 2.5%
     '--execArgv=--predictable',
-    join('bench', 'suite', `${file}.test.ts`),
+    workload.file,
   ]
   return new Promise((resolve, reject) => {
     const child = spawn('valgrind', argv, {
@@ -113,7 +96,7 @@ function runOnce(variant, file) {
       rmSync(dir, { recursive: true, force: true })
       const counts = parseLog(log)
       if (code !== 0 || counts.worker === 0) {
-        reject(new Error(`${file}, ${variant.name}: the run under valgrind failed (exit code ${code})\n${log.slice(-4000)}`))
+        reject(new Error(`${workload.name}, ${variant.name}: the run under valgrind failed (exit code ${code})\n${log.slice(-4000)}`))
         return
       }
       resolve(counts)
@@ -121,31 +104,25 @@ function runOnce(variant, file) {
   })
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
-
 async function main() {
   if (spawnSync('valgrind', ['--version']).status !== 0) {
     console.error('bench/instructions.mjs needs valgrind (Debian: apt-get install valgrind)')
     process.exit(1)
   }
-  const files = readdirSync(SUITE_DIR)
-    .filter((f) => f.endsWith('.test.ts'))
-    .map((f) => f.replace(/\.test\.ts$/, ''))
-    .filter((name) => ONLY.length === 0 || ONLY.includes(name))
-    .sort()
+  const suite = workloads()
+  if (suite.length === 0) {
+    console.error(`BENCH_ONLY names no workload of bench/suite: ${JSON.stringify(process.env.BENCH_ONLY)}`)
+    process.exit(2)
+  }
+  const files = suite.map((w) => w.name)
   rmSync(TMP, { recursive: true, force: true })
-  mkdirSync(DIST_COPY, { recursive: true })
-  cpSync(join(ROOT, 'dist'), DIST_COPY, { recursive: true })
+  snapshotDist(TMP)
 
   // One discarded run with the plugin first: the worker's code cache (see load-worker.ts) is written by the first test
   // file that runs the plugin, for these flags, and read by every later one. Without it the first file measured
   // would pay for compiling the plugin's code (some 40 million instructions more than the others).
   try {
-    await runOnce(VARIANTS[1], files[0])
+    await runOnce(VARIANTS[1], suite[0])
   } catch (error) {
     console.error(error.message)
     process.exit(1)
@@ -153,17 +130,20 @@ async function main() {
 
   // every run of every file and variant, JOBS at a time
   const jobs = []
-  for (let round = 0; round < ROUNDS; round++) for (const file of files) for (const variant of VARIANTS) jobs.push({ file, variant })
+  for (let round = 0; round < ROUNDS; round++)
+    for (const workload of suite) for (const variant of VARIANTS) jobs.push({ workload, variant })
   const samples = {}
   let next = 0
   let failed = false
   const worker = async () => {
     while (next < jobs.length && !failed) {
-      const { file, variant } = jobs[next++]
+      const { workload, variant } = jobs[next++]
       try {
-        const counts = await runOnce(variant, file)
-        ;((samples[file] ??= {})[variant.name] ??= []).push(counts)
-        process.stderr.write(`  ${file}, ${variant.name}: ${(counts.worker / 1e6).toFixed(0)} M instructions in the test file's process\n`)
+        const counts = await runOnce(variant, workload)
+        ;((samples[workload.name] ??= {})[variant.name] ??= []).push(counts)
+        process.stderr.write(
+          `  ${workload.name}, ${variant.name}: ${(counts.worker / 1e6).toFixed(0)} M instructions in the test file's process\n`,
+        )
       } catch (error) {
         failed = true
         console.error(error.message)

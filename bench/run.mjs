@@ -14,22 +14,26 @@
 // so a broken plugin is noticed.
 
 import { spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
+import {
+  distCopyIn,
+  distFingerprint,
+  intFromEnv,
+  median,
+  ROOT,
+  snapshotDist,
+  VITEST,
+  workloadName,
+  workloads as workloadFiles,
+} from './common.mjs'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const SUITE_DIR = join(ROOT, 'bench', 'suite')
 const TMP = join(ROOT, '.tmp', 'bench')
-// The build every run uses: a copy of dist/ taken at the start (see vitest.leaks.config.mjs), laid out as an installed
-// package, because that is where users have it and Vite treats files inside node_modules apart from the project's own.
-// (Vitest 4.1 and 5.x inline every setup file, wherever it is: its few lines are transformed by Vite once per run.)
-const DIST_COPY = join(TMP, 'node_modules', 'vitest-leaks', 'dist')
+// the build every run uses (see snapshotDist in common.mjs), copied when main() starts
+const DIST_COPY = distCopyIn(TMP)
 const RESULTS_FILE = join(ROOT, '.tmp', 'bench-results.json')
-const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs')
 const JEST = join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js')
 const TARGET = 1.03
 
@@ -76,17 +80,6 @@ function vitestArgv(variant, files, reportFile) {
   return [VITEST, 'run', '--config', variant.config, '--reporter=json', `--outputFile=${reportFile}`, ...(variant.args ?? []), ...files]
 }
 
-function intFromEnv(name, fallback) {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number.parseInt(raw, 10)
-  if (!Number.isInteger(value) || value < 0) {
-    console.error(`${name} must be a whole number >= 0; got ${JSON.stringify(raw)}`)
-    process.exit(2)
-  }
-  return value
-}
-
 const ROUNDS = Math.max(1, intFromEnv('BENCH_ROUNDS', 15))
 const NODE_ROUNDS = Math.max(1, intFromEnv('BENCH_NODE_ROUNDS', 7))
 const LEAKY_ROUNDS = intFromEnv('BENCH_LEAKY_ROUNDS', 3)
@@ -111,10 +104,6 @@ const LEAKY_VARIANTS = [
 ]
 // a median of three moved one file's ratio by up to 0.07 between two runs of one build on a shared machine
 const WORKLOAD_ROUNDS = intFromEnv('BENCH_WORKLOAD_ROUNDS', 7)
-const ONLY = (process.env.BENCH_ONLY ?? '')
-  .split(',')
-  .map((s) => s.trim())
-  .filter(Boolean)
 
 /**
  * CPU time (user + system, ms) of this process's children that have ended and been waited for, from /proc/self/stat
@@ -202,31 +191,6 @@ function readFileTimes(reportFile, label) {
   return times
 }
 
-function workloadName(file) {
-  return relative(SUITE_DIR, file).replace(/\.test\.[cm]?[jt]s$/, '')
-}
-
-/** A hash of the built plugin, to notice a rebuild of dist/ during the run (its numbers would mix two builds). */
-function distFingerprint(dir = join(ROOT, 'dist')) {
-  const hash = createHash('sha256')
-  try {
-    for (const file of readdirSync(dir)
-      .filter((f) => f.endsWith('.js'))
-      .sort())
-      hash.update(file).update(readFileSync(join(dir, file)))
-  } catch {
-    return 'missing'
-  }
-  return hash.digest('hex').slice(0, 12)
-}
-
-function median(values) {
-  if (values.length === 0) return NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
-
 /**
  * `rounds` measured rounds (plus `warmup` discarded ones); in each round every variant runs once, the order reversed
  * every other round so a slow drift of the machine does not favour one variant.
@@ -307,24 +271,8 @@ const vitestVersion = () => installedVersion('vitest')
 const usesJest = () => VARIANTS.some((v) => v.runner === 'jest')
 
 async function main() {
-  if (!existsSync(join(ROOT, 'dist', 'index.js'))) {
-    console.error('dist/index.js is missing: build the plugin first (`npx tsup`), or run `npm run bench`.')
-    process.exit(1)
-  }
-  mkdirSync(TMP, { recursive: true })
-  rmSync(DIST_COPY, { recursive: true, force: true })
-  cpSync(join(ROOT, 'dist'), DIST_COPY, { recursive: true })
-  cpSync(join(ROOT, 'package.json'), join(DIST_COPY, '..', 'package.json'))
-  const distBefore = distFingerprint(DIST_COPY)
-  if (distFingerprint() !== distBefore) {
-    console.error('dist/ changed while it was being copied (a build running?); run the benchmark again.')
-    process.exit(1)
-  }
-  const workloads = readdirSync(SUITE_DIR)
-    .filter((f) => /\.test\.[cm]?[jt]s$/.test(f))
-    .sort()
-    .map((f) => ({ name: workloadName(join(SUITE_DIR, f)), file: relative(ROOT, join(SUITE_DIR, f)) }))
-    .filter((w) => ONLY.length === 0 || ONLY.includes(w.name))
+  const distBefore = snapshotDist(TMP)
+  const workloads = workloadFiles()
   const names = VARIANTS.map((v) => v.name)
   const others = names.slice(1)
   const base = names[0]
