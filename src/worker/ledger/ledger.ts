@@ -242,12 +242,19 @@ export class Ledger {
    * that happens to run.
    */
   get current(): Scope {
+    // asked a dozen times per HTTP round trip, and at every listener and timer: the answer for the async context
+    // asked last is kept until the scope or a callback's owner changes. This path is kept small, so that V8 inlines
+    // it into its callers; the rest is `#lookUp`.
+    const last = this.#lastAsked
+    if (this.#async === undefined && last.id === executionAsyncId() && last.running === this.#current) return last.owner
+    return this.#lookUp()
+  }
+
+  #lookUp(): Scope {
     const store = this.#async?.getStore()
     if (store) return store
-    // asked a dozen times per HTTP round trip, and at every listener and timer: the answer for the async context
-    // asked last is kept until the scope or a callback's owner changes
-    const id = executionAsyncId()
     const last = this.#lastAsked
+    const id = executionAsyncId()
     if (last.id === id && last.running === this.#current) return last.owner
     const owner = this.callbackOwners.get(executionAsyncResource()) ?? this.#current
     last.id = id

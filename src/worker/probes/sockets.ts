@@ -87,18 +87,20 @@ export const socketsProbe: Probe<Socket> = {
       followAgentPrototype((agentProto: AgentPrototype) => {
         const originalAddRequest = agentProto.addRequest
         if ((originalAddRequest as any)[PATCHED]) return () => {}
-        const addRequest = function addRequest(this: http.Agent, request: object, ...rest: unknown[]) {
+        const addRequest = function addRequest(this: http.Agent, request: object) {
           try {
+            const owner = ledger.current
             if (!agentsSeen.has(this)) {
               agentsSeen.add(this)
-              agents.set(new WeakRef(this), isGlobalAgent(this) ? undefined : ledger.current)
+              agents.set(new WeakRef(this), isGlobalAgent(this) ? undefined : owner)
             }
-            requests.set(request, new RequestUse(ledger.budgetedStack('requests', addRequest, REQUEST_FRAMES), ledger.current))
+            requests.set(request, new RequestUse(ledger.budgetedStack('requests', addRequest, REQUEST_FRAMES, owner), owner))
           } catch (error) {
             // never into the user's request
             ledger.onInternalError(error)
           }
-          return Reflect.apply(originalAddRequest, this, [request, ...rest])
+          // eslint-disable-next-line prefer-rest-params -- every argument passed on as it came, without an array copy
+          return Reflect.apply(originalAddRequest, this, arguments)
         }
         const restore = replaceMethod(agentProto, 'addRequest', addRequest, PATCHED)
         return () => void restore()
@@ -112,11 +114,12 @@ export const socketsProbe: Probe<Socket> = {
       const descriptor = Object.getOwnPropertyDescriptor(realm, 'fetch')
       const original = descriptor?.value as Function | undefined
       if (typeof original !== 'function' || (original as any)[PATCHED]) continue
-      const fetch = function fetch(this: unknown, ...args: unknown[]) {
+      const fetch = function fetch(this: unknown) {
         const outer = fetchSites
         fetchSites = ledger.budgetedStack('requests', fetch, FETCH_FRAMES) ?? NO_STACK
         try {
-          return Reflect.apply(original, this, args)
+          // eslint-disable-next-line prefer-rest-params -- every argument passed on as it came, without an array copy
+          return Reflect.apply(original, this, arguments)
         } finally {
           fetchSites = outer
         }

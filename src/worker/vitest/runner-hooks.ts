@@ -69,9 +69,12 @@ function patch(prototype: RunnerClass['prototype']): Patched {
     handlers.open(test)
     return result
   }
-  const after = async function onAfterRetryTask(this: unknown, test: object, options: unknown) {
-    await originalAfter?.call(this, test, options)
-    await byFile.get(fileOf(test))?.close(test)
+  // not an async function: the runner awaits what it returns, and a test whose check found nothing waits for no
+  // promise of the plugin's
+  const after = function onAfterRetryTask(this: unknown, test: object, options: unknown) {
+    const result = originalAfter?.call(this, test, options)
+    if (result instanceof Promise) return result.then(() => byFile.get(fileOf(test))?.close(test))
+    return byFile.get(fileOf(test))?.close(test)
   }
   prototype.onBeforeTryTask = before
   prototype.onAfterRetryTask = after
