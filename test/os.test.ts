@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { parseLsofFields } from '../src/worker/os/lsof.js'
-import { parseNetTable, parseUnixTable, socketInode } from '../src/worker/os/proc.js'
+import { findNetEntry, parseNetTable, parseUnixTable, socketInode } from '../src/worker/os/proc.js'
 import { explainTcpState } from '../src/worker/os/socket-state.js'
 import { FIXTURES } from './support/run-vitest.js'
 
@@ -56,6 +56,20 @@ describe('/proc/net/tcp', () => {
     const timeWait = entries.filter((e) => e.state === 'TIME_WAIT')
     expect(timeWait.length).toBeGreaterThan(0)
     expect(timeWait.every((e) => e.inode === 0)).toBe(true)
+  })
+
+  test('one socket is found by its inode without parsing the table: the same entry, and none for inode 0 or an absent one', () => {
+    const text = read('proc-net-tcp.txt')
+    const owned = entries.filter((e) => e.inode !== 0)
+    expect(owned.length).toBeGreaterThan(2)
+    for (const entry of owned) expect(findNetEntry(text, entry.inode, 'LE')).toEqual(entry)
+    expect(findNetEntry(text, 0, 'LE')).toBeUndefined()
+    const absent = Math.max(...owned.map((e) => e.inode)) + 1
+    expect(findNetEntry(text, absent, 'LE')).toBeUndefined()
+    // digits of the inode in another column of a line (its uid, its timeout) are not taken for it
+    const decoy = `  sl  local_address rem_address   st\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 ${absent} 0 7 1\n`
+    expect(findNetEntry(decoy, absent, 'LE')).toBeUndefined()
+    expect(findNetEntry(decoy, 7, 'LE')?.local).toEqual({ address: '127.0.0.1', port: 8080 })
   })
 
   test('the words are those of the host byte order: a big-endian reading differs', () => {

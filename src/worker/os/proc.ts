@@ -150,16 +150,42 @@ export function fdOfSocketInode(inode: number): number | undefined {
 export function parseNetTable(text: string, endianness: 'LE' | 'BE' = os().endianness()): NetEntry[] {
   const entries: NetEntry[] = []
   for (const line of text.split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/)
-    if (fields.length < 10) continue
-    const local = parseEndpoint(fields[1]!, endianness)
-    const remote = parseEndpoint(fields[2]!, endianness)
-    const inode = Number(fields[9])
-    if (!local || !remote || !Number.isInteger(inode)) continue
-    const code = Number.parseInt(fields[3]!, 16)
-    entries.push({ local, remote, state: STATES[code] ?? `state ${fields[3]}`, inode })
+    const entry = parseNetLine(line, endianness)
+    if (entry) entries.push(entry)
   }
   return entries
+}
+
+/** One line of a table (not the header). */
+function parseNetLine(line: string, endianness: 'LE' | 'BE'): NetEntry | undefined {
+  const fields = line.trim().split(/\s+/)
+  if (fields.length < 10) return undefined
+  const local = parseEndpoint(fields[1]!, endianness)
+  const remote = parseEndpoint(fields[2]!, endianness)
+  const inode = Number(fields[9])
+  if (!local || !remote || !Number.isInteger(inode)) return undefined
+  const code = Number.parseInt(fields[3]!, 16)
+  return { local, remote, state: STATES[code] ?? `state ${fields[3]}`, inode }
+}
+
+/**
+ * The entry of the socket with this inode, found in the table's text without parsing the other lines: after a busy
+ * test run a table holds thousands of TIME_WAIT lines (inode 0), and parsing them all for each leaked socket cost
+ * milliseconds per leak.
+ */
+export function findNetEntry(text: string, inode: number, endianness: 'LE' | 'BE' = os().endianness()): NetEntry | undefined {
+  if (!Number.isInteger(inode) || inode <= 0) return undefined
+  // the inode is a field of its own, between spaces; the line is parsed only where it is found, and checked there
+  // (another column may hold the same digits)
+  const needle = ` ${inode} `
+  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
+    const start = text.lastIndexOf('\n', at) + 1
+    if (start === 0) continue
+    const end = text.indexOf('\n', at)
+    const entry = parseNetLine(text.slice(start, end === -1 ? text.length : end), endianness)
+    if (entry?.inode === inode) return entry
+  }
+  return undefined
 }
 
 function parseEndpoint(field: string, endianness: 'LE' | 'BE'): Endpoint | undefined {
@@ -222,17 +248,36 @@ export type NetTable = 'tcp' | 'tcp6' | 'udp' | 'udp6'
 export function readNetTable(table: NetTable): NetEntry[] {
   const cached = tables.get(table)
   if (cached) return cached
-  let entries: NetEntry[]
-  try {
-    entries = parseNetTable(readFileSync(`/proc/self/net/${table}`, 'utf8'))
-  } catch {
-    entries = []
-  }
-  if (tables.size === 0) queueMicrotask(() => tables.clear())
+  const entries = parseNetTable(netTableText(table))
   tables.set(table, entries)
   return entries
 }
 
+/** The entry of the socket with this inode in one table, as the kernel has it now (see findNetEntry). */
+export function netEntryOf(table: NetTable, inode: number): NetEntry | undefined {
+  return findNetEntry(netTableText(table), inode)
+}
+
+/** A table's text, read once for all the leaks described together (cleared with the parsed tables). */
+function netTableText(table: NetTable): string {
+  let text = texts.get(table)
+  if (text !== undefined) return text
+  try {
+    text = readFileSync(`/proc/self/net/${table}`, 'utf8')
+  } catch {
+    text = ''
+  }
+  if (texts.size === 0) {
+    queueMicrotask(() => {
+      texts.clear()
+      tables.clear()
+    })
+  }
+  texts.set(table, text)
+  return text
+}
+
+const texts = new Map<NetTable, string>()
 const tables = new Map<NetTable, NetEntry[]>()
 
 /** What a socket descriptor is, by its inode: a TCP or UDP endpoint with its state, or a Unix socket. */
@@ -244,7 +289,7 @@ export function socketInfo(inode: number): SocketInfo | undefined {
     ['UDP', ['udp', 'udp6']],
   ] as const) {
     for (const table of tables) {
-      const entry = readNetTable(table).find((e) => e.inode === inode)
+      const entry = netEntryOf(table, inode)
       if (entry) return { protocol, entry }
     }
   }

@@ -1,5 +1,5 @@
 import { lsofFile } from './lsof.js'
-import { fdOfSocketInode, procAvailable, readFdLink, readNetTable, socketInode, type NetEntry } from './proc.js'
+import { fdOfSocketInode, netEntryOf, procAvailable, readFdLink, readNetTable, socketInode, type NetEntry, type NetTable } from './proc.js'
 
 /** What the OS says about a socket: its descriptor and, for TCP, the connection state. */
 export interface OsSocketState {
@@ -38,13 +38,17 @@ function procState(socket: SocketLike, fd: number | undefined): OsSocketState {
   // each table lists the whole machine's sockets and takes the kernel milliseconds to write: only the one of the
   // socket's family (an IPv4-mapped address, `::ffff:127.0.0.1`, is in tcp6), both when the address is unknown
   const family = socket.localAddress === undefined ? undefined : socket.localAddress.includes(':') ? 'tcp6' : 'tcp'
-  const entries = family ? readNetTable(family) : [...readNetTable('tcp'), ...readNetTable('tcp6')]
+  const families: readonly NetTable[] = family ? [family] : ['tcp', 'tcp6']
   const inode = fd === undefined ? undefined : socketInode(readFdLink(fd))
-  let entry = inode === undefined ? undefined : entries.find((e) => e.inode === inode)
-  // no descriptor from Node (a wrapped handle): find the connection by its two addresses instead
-  entry ??= entries.find(
-    (e) => sameEndpoint(e.local, socket.localAddress, socket.localPort) && sameEndpoint(e.remote, socket.remoteAddress, socket.remotePort),
-  )
+  let entry: NetEntry | undefined
+  if (inode !== undefined) for (const table of families) entry ??= netEntryOf(table, inode)
+  // no descriptor from Node (a wrapped handle): find the connection by its two addresses instead, in the parsed tables
+  entry ??= families
+    .flatMap((table) => readNetTable(table))
+    .find(
+      (e) =>
+        sameEndpoint(e.local, socket.localAddress, socket.localPort) && sameEndpoint(e.remote, socket.remoteAddress, socket.remotePort),
+    )
   const foundFd = fd ?? (entry && entry.inode !== 0 ? fdOfSocketInode(entry.inode) : undefined)
   return { ...(foundFd !== undefined ? { fd: foundFd } : {}), ...(entry ? { tcpState: entry.state } : {}) }
 }
