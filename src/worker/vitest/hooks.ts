@@ -110,7 +110,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
       if (parent) ledger.current = parent
       endChild(parent, suite)
     }, undefined)
-    if (errors.length > 0) throw throwable(errors)
+    throwLeaks(errors)
   }
 
   /**
@@ -198,7 +198,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
       const closed = closeTestScope(context.task, scope)
       const errors = Array.isArray(closed) ? closed : await closed
       if (failed) throw errors.length > 0 ? throwable([failure as Error, ...errors]) : failure
-      if (errors.length > 0) throw throwable(errors)
+      throwLeaks(errors)
     })
     // the runner's own methods where nothing needs the aroundEach hook (see runner-hooks.ts); the hook otherwise,
     // first in the file's list, so that it is the outermost
@@ -260,7 +260,7 @@ export function registerHooks(runtime: Runtime, { getCurrentSuite, getHooks, get
       // the hookTimeout, a check longer than a short hookTimeout would fail the test with "Hook timed out"
       context.onTestFinished(async () => {
         const errors = await closeTestScope(context.task, scope)
-        if (errors.length > 0) throw throwable(errors)
+        throwLeaks(errors)
       }, 0)
     })
   }
@@ -325,12 +325,12 @@ function withNote(error: Error, note: string): Error {
   return error
 }
 
-/** Several errors for one task: 4.1+ unwraps an AggregateError into separate errors; 3.2 and 4.0 take an array. */
-/** A test's check, the runner's way: its leaks fail the test. */
+/** The leaks a check found fail the test, suite or file it checked. */
 function throwLeaks(errors: Error[]): void {
   if (errors.length > 0) throw throwable(errors)
 }
 
+/** Several errors for one task: 4.1+ unwraps an AggregateError into separate errors; 3.2 and 4.0 take an array. */
 function throwable(errors: Error[]): unknown {
   if (errors.length === 1) return errors[0]
   return hasAroundEach() ? new AggregateError(errors, `${errors.length} leaks`) : errors
