@@ -237,9 +237,11 @@ function explainedFds(owner: Scope, ledger: Ledger): Map<number, () => boolean> 
   const held = new Map<number, () => boolean>()
   // the check keeps the object weakly: a closed socket must not be kept alive by the snapshot's bookkeeping until its
   // number is looked at again (retainedSockets would take it for one the test's code still holds)
+  // only what holds its number now explains it: a closed file's record keeps the number it had, which the kernel
+  // gives to the next descriptor opened (the one to explain, perhaps)
   const note = (resource: object, alive: (resource: object) => boolean) => {
     for (const [fd, read] of fdsOf(resource)) {
-      if (held.has(fd)) continue
+      if (held.has(fd) || !safely(() => alive(resource))) continue
       const ref = new WeakRef(resource)
       held.set(fd, () => {
         const current = ref.deref()
